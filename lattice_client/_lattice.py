@@ -1,0 +1,65 @@
+"""What lattice-client assumes about VPC Lattice's data plane, in one place.
+
+Each constant cites where the fact comes from. The ones marked NOT DOCUMENTED
+are our assumptions; docs/assumptions.md lists them for users. Change them here
+and nowhere else.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Signing name of Lattice services (sigv4-authenticated-requests.html).
+SIGNING_NAME = "vpc-lattice-svcs"
+
+# "VPC Lattice does not support payload signing": the payload line of every
+# canonical request and the x-amz-content-sha256 header carry this literal.
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+
+# SigV4A region set that means "any region" (AWS's own Lattice samples use it).
+ANY_REGION = "*"
+
+# NOT DOCUMENTED: whether Lattice canonicalises a path that already contains
+# "%" with the generic double encoding (AWS's Python/Java/Node samples) or with
+# single encoding (the Go sample's DisableDoublePathEscape). Both agree on every
+# path without "%". Default: the generic rule; `double_encode_path=False` switches.
+DOUBLE_ENCODE_PATH = True
+
+# Headers that HTTP stacks, proxies and load balancers add, drop or rewrite on
+# the way: signing them breaks the signature for reasons the caller cannot see.
+# AWS's samples leave them out. `authorization` is the signature's own header.
+UNSIGNED_HEADERS = frozenset(
+    {
+        "authorization",
+        "connection",
+        "expect",
+        "forwarded",
+        "keep-alive",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "user-agent",
+        "via",
+        "x-amzn-trace-id",
+    }
+)
+UNSIGNED_HEADER_PREFIXES = ("x-forwarded-",)
+
+# A generated Lattice service name carries its region as the label before
+# ".on.aws": <name>-<id>.<partition-id>.vpc-lattice-svcs.<region>.on.aws
+# (service-custom-domain-name.html). Custom domains carry none.
+_GENERATED_NAME = re.compile(r"\.vpc-lattice-svcs\.([a-z0-9-]+)\.on\.aws\.?$", re.IGNORECASE)
+
+
+def region_from_host(host: str) -> str | None:
+    """Return the region of a generated Lattice service name, or None for any other host."""
+    match = _GENERATED_NAME.search(host.rpartition(":")[0] if _has_port(host) else host)
+    return match.group(1).lower() if match else None
+
+
+def _has_port(host: str) -> bool:
+    # "[::1]:443" and "example:443" have ports; a bare IPv6 literal "[::1]" has none.
+    return ":" in host and not host.endswith("]")
