@@ -2,24 +2,72 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
+from ._answers import error_from_response
 from ._api import sign
 from ._credentials import Credentials, CredentialsProvider, CredentialsSource
 from ._exceptions import (
+    AccessDeniedError,
+    AsyncResponseError,
     ConfigurationError,
     CredentialsError,
     CredentialsExpiredError,
     CredentialsRefreshError,
+    IncompleteSignatureError,
+    InternalServerError,
     InvalidHeaderError,
+    InvalidSignatureError,
     LatticeError,
+    LatticeResponseError,
     MissingDependencyError,
     NoCredentialsError,
     NoRegionError,
+    NotFoundError,
+    ServiceUnavailableError,
+    SignatureError,
+    SignatureExpiredError,
     SigningError,
 )
+from ._identity import LatticeHeaders, LatticeIdentity, parse_lattice_headers
+
+if _TYPE_CHECKING:
+    from ._client import AsyncClient, Client
+    from ._responses import araise_for_status, raise_for_status
+    from ._transports import AsyncLatticeTransport, LatticeTransport
 
 __version__ = "0.1.0.dev0"
 
+# httpx costs more import time than the rest of the package (Lambda cold starts):
+# the httpx integration is imported on first use.
+_LAZY = {
+    "AsyncClient": "._client",
+    "AsyncLatticeTransport": "._transports",
+    "Client": "._client",
+    "LatticeTransport": "._transports",
+    "araise_for_status": "._responses",
+    "raise_for_status": "._responses",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lattice_client' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
+    "AccessDeniedError",
+    "AsyncClient",
+    "AsyncLatticeTransport",
+    "AsyncResponseError",
+    "Client",
     "ConfigurationError",
     "Credentials",
     "CredentialsError",
@@ -27,12 +75,27 @@ __all__ = [
     "CredentialsProvider",
     "CredentialsRefreshError",
     "CredentialsSource",
+    "IncompleteSignatureError",
+    "InternalServerError",
     "InvalidHeaderError",
+    "InvalidSignatureError",
     "LatticeError",
+    "LatticeHeaders",
+    "LatticeIdentity",
+    "LatticeResponseError",
+    "LatticeTransport",
     "MissingDependencyError",
     "NoCredentialsError",
     "NoRegionError",
+    "NotFoundError",
+    "ServiceUnavailableError",
+    "SignatureError",
+    "SignatureExpiredError",
     "SigningError",
     "__version__",
+    "araise_for_status",
+    "error_from_response",
+    "parse_lattice_headers",
+    "raise_for_status",
     "sign",
 ]

@@ -11,16 +11,19 @@ from urllib.parse import quote, urlsplit
 from ._credentials import Credentials, CredentialsProvider, CredentialsSource
 from ._exceptions import ConfigurationError, NoRegionError, SigningError
 from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME, region_from_host
-from ._signing import sign_request
+from ._signing import naive_now_error, sign_request
 
 HeadersLike = Mapping[str, str] | Iterable[tuple[str, str]]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-# What HTTP clients (httpx, urllib3, curl) leave as is in a path or query: RFC 3986
-# unreserved and sub-delimiters, ":" "@" "/" (and "?" in a query), and valid %XX.
-_WIRE_PATH = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*")
-_WIRE_QUERY = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*")
-_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# What goes on the wire is what httpx (the client this library drives) sends: it
+# percent-encodes with WHATWG's sets. A path keeps every printable ASCII character
+# but space " # < > ? ` { } as is, a lone "%" included; a query also keeps ? ` { }.
+# Anything else (space, non-ASCII...) goes out as %XX of its UTF-8 bytes.
+_PATH_SAFE = "!$%&'()*+,-./:;=@[\\]^_|~"
+_QUERY_SAFE = _PATH_SAFE + "?`{}"
+_WIRE_PATH = re.compile(r"[A-Za-z0-9!$%&'()*+,\-./:;=@\[\\\]^_|~]*")
+_WIRE_QUERY = re.compile(r"[A-Za-z0-9!$%&'()*+,\-./:;=@\[\\\]^_|~?`{}]*")
 
 
 def sign(
@@ -28,7 +31,7 @@ def sign(
     url: str,
     headers: HeadersLike = (),
     *,
-    credentials: Credentials | CredentialsProvider,
+    credentials: Credentials | CredentialsProvider | CredentialsSource | None,
     region: str | None = None,
     service: str = SIGNING_NAME,
     now: datetime | None = None,
@@ -43,12 +46,16 @@ def sign(
     when the credentials carry a token, and ``x-amz-region-set`` for SigV4A. Send
     the request with exactly the method, URL and headers given here plus these.
 
-    ``url`` is canonicalised as an HTTP client sends it: characters that cannot
-    go on the wire raw (space, non-ASCII...) count as percent-encoded. ``region``
+    ``url`` is canonicalised as httpx sends it: characters httpx percent-encodes
+    (space, non-ASCII...) count as encoded, dot segments are removed. ``region``
     defaults to the one in a generated Lattice name
     (``...vpc-lattice-svcs.<region>.on.aws``). ``now`` defaults to the current
-    time and must be timezone-aware. Pass `Credentials` to keep this call free of
-    I/O; a provider is asked for a snapshot first.
+    time and must be timezone-aware.
+
+    ``credentials`` is a `Credentials` snapshot (no I/O), a provider or a
+    botocore/boto3 session (asked for a snapshot first), a `CredentialsSource`, or
+    None for the default chain, resolved once per process and refreshed ahead of
+    expiry.
     """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
@@ -65,12 +72,14 @@ def sign(
             )
     if now is None:
         now = datetime.now(timezone.utc)
+    elif now.utcoffset() is None:
+        raise naive_now_error()
     if not isinstance(credentials, Credentials):
-        credentials = CredentialsSource(credentials).get(now)
+        credentials = _source(credentials).get(now)
     return sign_request(
         method,
         authority,
-        _on_the_wire(parts.path, _WIRE_PATH),
+        _wire_path(parts.path),
         _on_the_wire(parts.query, _WIRE_QUERY),
         headers.items() if isinstance(headers, Mapping) else headers,
         credentials=credentials,
@@ -81,6 +90,21 @@ def sign(
         region_set=region_set,
         double_encode_path=double_encode_path,
     ).headers
+
+
+_default_source: CredentialsSource | None = None
+
+
+def _source(credentials: CredentialsProvider | CredentialsSource | None) -> CredentialsSource:
+    """Where this call's snapshot comes from; the default chain is resolved once, not per call."""
+    global _default_source
+    if isinstance(credentials, CredentialsSource):
+        return credentials
+    if credentials is not None:
+        return CredentialsSource(credentials)
+    if _default_source is None:
+        _default_source = CredentialsSource()
+    return _default_source
 
 
 @lru_cache(maxsize=256)
@@ -99,7 +123,9 @@ def _authority(netloc: str, scheme: str) -> str:
             host = host.encode("idna").decode("ascii")
         except UnicodeError:
             raise SigningError(f"{host!r} is not a valid host name") from None
-    host = host.lower()
+    if host[0] != "[":
+        # httpx lowercases names but sends an IPv6 literal as written.
+        host = host.lower()
     if port:
         if not port.isdigit():
             raise ConfigurationError(f"the port in {netloc!r} is not a number")
@@ -109,9 +135,36 @@ def _authority(netloc: str, scheme: str) -> str:
 
 
 def _on_the_wire(component: str, allowed: re.Pattern[str]) -> str:
-    """``component`` percent-encoded where an HTTP client would encode it before sending."""
+    """``component`` percent-encoded as httpx encodes it before sending."""
     if allowed.fullmatch(component):
         return component
-    component = _LONE_PERCENT.sub("%25", component)
-    safe = "!$&'()*+,;=:@/%" + ("?" if allowed is _WIRE_QUERY else "")
-    return quote(component, safe=safe, encoding="utf-8", errors="surrogateescape")
+    safe = _QUERY_SAFE if allowed is _WIRE_QUERY else _PATH_SAFE
+    try:
+        return quote(component, safe=safe, encoding="utf-8", errors="strict")
+    except UnicodeEncodeError:
+        raise SigningError(
+            "the URL contains a lone surrogate, which cannot be sent as UTF-8"
+        ) from None
+
+
+def _wire_path(path: str) -> str:
+    """The path httpx sends: its dot-segment removal, then its percent-encoding.
+
+    httpx removes "." and ".." segments before sending, and unlike RFC 3986 drops
+    the slash a final dot segment leaves ("/a/b/.." goes out as "/a"); sign the
+    path that is sent, not the one RFC 3986 would send.
+    """
+    if "." in path:
+        segments = path.split("/")
+        if "." in segments or ".." in segments:
+            kept: list[str] = []
+            for segment in segments:
+                if segment == ".":
+                    continue
+                if segment == "..":
+                    if kept and kept != [""]:
+                        kept.pop()
+                else:
+                    kept.append(segment)
+            path = "/".join(kept) or "/"
+    return _on_the_wire(path, _WIRE_PATH)

@@ -8,6 +8,7 @@ and nowhere else.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Signing name of Lattice services (sigv4-authenticated-requests.html).
 SIGNING_NAME = "vpc-lattice-svcs"
@@ -54,6 +55,7 @@ UNSIGNED_HEADER_PREFIXES = ("x-forwarded-",)
 _GENERATED_NAME = re.compile(r"\.vpc-lattice-svcs\.([a-z0-9-]+)\.on\.aws\.?$", re.IGNORECASE)
 
 
+@lru_cache(maxsize=256)
 def region_from_host(host: str) -> str | None:
     """Return the region of a generated Lattice service name, or None for any other host."""
     match = _GENERATED_NAME.search(host.rpartition(":")[0] if _has_port(host) else host)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import math
 import re
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -38,6 +39,7 @@ _UTC = timezone.utc
 # RFC 3986 unreserved characters: the only ones SigV4's UriEncode leaves alone.
 _UNRESERVED = re.compile(r"[A-Za-z0-9\-._~]*")
 _UNRESERVED_OR_SLASH = re.compile(r"[A-Za-z0-9\-._~/]*")
+_PRINTABLE_ASCII = "".join(chr(code) for code in range(0x21, 0x7F))
 # RFC 9110 token: what a header name or a method may be made of.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Control characters other than horizontal tab cannot appear in a field value.
@@ -45,7 +47,16 @@ _CTL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _SPACES = re.compile(r"[ \t]{2,}|\t")
 
 _KEY_CACHE_SIZE = 64
-_signing_keys: dict[tuple[str, str, str, str], bytes] = {}
+_signers: dict[tuple[str, str, str, str], _Signer] = {}
+_last_amz_date: tuple[int, str] = (-1, "")
+# Header name as given -> its lowercase form if signed, None if never signed. Names
+# repeat from request to request, so each is classified and validated once (bounded).
+_HEADER_NAME_CACHE_SIZE = 512
+_header_names: dict[str, str | None] = {}
+# A query made only of unreserved characters, one "=" at most per parameter, needs
+# no decoding or re-encoding: only sorting.
+_PLAIN_PARAMETER = r"[A-Za-z0-9\-._~]*(?:=[A-Za-z0-9\-._~]*)?"
+_PLAIN_QUERY = re.compile(f"{_PLAIN_PARAMETER}(?:&{_PLAIN_PARAMETER})*")
 
 
 class SignedRequest(NamedTuple):
@@ -58,17 +69,32 @@ class SignedRequest(NamedTuple):
 
 def amz_date(now: datetime) -> str:
     """``now`` as SigV4's ``YYYYMMDD'T'HHMMSS'Z'``; ``now`` must be timezone-aware."""
-    offset = now.utcoffset()
-    if offset is None:
-        raise SigningError(
-            "now must be a timezone-aware datetime (datetime.now(timezone.utc)), "
-            "not a naive one whose zone is unknown"
-        )
-    if offset:
-        now = now.astimezone(_UTC)
-    return (
-        f"{now.year:04d}{now.month:02d}{now.day:02d}"
-        f"T{now.hour:02d}{now.minute:02d}{now.second:02d}Z"
+    if now.tzinfo is not _UTC and now.utcoffset() is None:
+        raise naive_now_error()
+    seconds = math.floor(now.timestamp())
+    last = _last_amz_date
+    if last[0] == seconds:
+        return last[1]
+    return _format_amz_date(seconds)
+
+
+def _format_amz_date(seconds: int) -> str:
+    global _last_amz_date
+    utc = datetime.fromtimestamp(seconds, _UTC)
+    stamp = (
+        f"{utc.year:04d}{utc.month:02d}{utc.day:02d}"
+        f"T{utc.hour:02d}{utc.minute:02d}{utc.second:02d}Z"
+    )
+    # One entry: requests signed within the same second share it (a tuple swap is atomic).
+    _last_amz_date = (seconds, stamp)
+    return stamp
+
+
+def naive_now_error() -> SigningError:
+    """The error for a ``now`` without a time zone."""
+    return SigningError(
+        "now must be a timezone-aware datetime (datetime.now(timezone.utc)), "
+        "not a naive one whose zone is unknown"
     )
 
 
@@ -90,9 +116,10 @@ def canonical_path(path: str, *, double_encode: bool = True) -> str:
         return path
     if double_encode:
         return quote(path, safe="/~", encoding="utf-8", errors="surrogateescape")
-    # Single encoding: the path as sent is the encoded form already; only bytes
-    # that could not have been sent raw are encoded.
-    return quote(path, safe="/~%!$&'()*+,;=:@", encoding="utf-8", errors="surrogateescape")
+    # Single encoding: the path as sent is the encoded form already and is used as
+    # is (as awscrt does); only what cannot be sent raw (space, controls, non-ASCII)
+    # is encoded.
+    return quote(path, safe=_PRINTABLE_ASCII, encoding="utf-8", errors="surrogateescape")
 
 
 def _normalize_path(path: str) -> str:
@@ -119,6 +146,11 @@ def canonical_query(query: str) -> str:
     """
     if not query:
         return ""
+    if _PLAIN_QUERY.fullmatch(query):
+        # (name, "=" or "", value) sorts as (name, value) does: "" only goes with an empty value.
+        plain = [parameter.partition("=") for parameter in query.split("&") if parameter]
+        plain.sort()
+        return "&".join([f"{name}={value}" for name, _, value in plain])
     pairs: list[tuple[str, str]] = []
     for parameter in query.split("&"):
         if not parameter:
@@ -137,6 +169,8 @@ def _requote(component: str) -> str:
 
 def canonical_header_value(name: str, value: str) -> str:
     """A header value trimmed, with inner runs of spaces and tabs folded to one space."""
+    if value.isprintable() and "  " not in value and value[:1] != " " and value[-1:] != " ":
+        return value  # no control, no tab, nothing to trim or fold: the common case
     if _CTL.search(value):
         raise InvalidHeaderError(
             f"the value of header {name!r} contains a control character (CR, LF, NUL...), "
@@ -150,20 +184,67 @@ def canonical_header_value(name: str, value: str) -> str:
 
 
 def derive_signing_key(secret_access_key: str, date: str, region: str, service: str) -> bytes:
-    """kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request").
+    """kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")."""
+    key = hmac.digest(("AWS4" + secret_access_key).encode(), date.encode(), "sha256")
+    for part in (region, service, "aws4_request"):
+        key = hmac.digest(key, part.encode(), "sha256")
+    return key
 
-    Cached per (secret, date, region, service), so a request costs one HMAC, not five.
+
+class _Signer(NamedTuple):
+    """HMAC-SHA256 under one signing key, with both pads already hashed (RFC 2104)."""
+
+    inner: hashlib._Hash
+    outer: hashlib._Hash
+
+    def hexdigest(self, message: bytes) -> str:
+        inner = self.inner.copy()
+        inner.update(message)
+        outer = self.outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
+
+
+def signer_for(secret_access_key: str, date: str, region: str, service: str) -> _Signer:
+    """The signing key's HMAC, derived once per (secret, date, region, service) and cached.
+
+    A request then costs one HMAC (two SHA-256 blocks past the cached pads) and
+    one SHA-256, not the five HMACs of a fresh derivation.
     """
     cache_key = (secret_access_key, date, region, service)
-    key = _signing_keys.get(cache_key)
-    if key is None:
-        key = hmac.digest(("AWS4" + secret_access_key).encode(), date.encode(), "sha256")
-        for part in (region, service, "aws4_request"):
-            key = hmac.digest(key, part.encode(), "sha256")
-        if len(_signing_keys) >= _KEY_CACHE_SIZE:
-            _signing_keys.clear()
-        _signing_keys[cache_key] = key
-    return key
+    signer = _signers.get(cache_key)
+    if signer is None:
+        key = derive_signing_key(secret_access_key, date, region, service).ljust(64, b"\0")
+        signer = _Signer(
+            hashlib.sha256(bytes(byte ^ 0x36 for byte in key)),
+            hashlib.sha256(bytes(byte ^ 0x5C for byte in key)),
+        )
+        if len(_signers) >= _KEY_CACHE_SIZE:
+            _signers.clear()
+        _signers[cache_key] = signer
+    return signer
+
+
+def _classify_header(name: str) -> str | None:
+    """``name`` in lowercase if it is signed, None if it never is; refuses invalid names."""
+    lname = name.lower()
+    signed: str | None = lname
+    if (
+        lname in UNSIGNED_HEADERS
+        or lname in SIGNER_HEADERS
+        or lname.startswith(UNSIGNED_HEADER_PREFIXES)
+        or lname[:1] == ":"
+    ):
+        signed = None
+    elif not _TOKEN.fullmatch(name):
+        raise InvalidHeaderError(
+            f"{name!r} is not a valid header name (letters, digits and !#$%&'*+-.^_`|~)",
+            header=name,
+        )
+    if len(_header_names) >= _HEADER_NAME_CACHE_SIZE:
+        _header_names.clear()
+    _header_names[name] = signed
+    return signed
 
 
 def sign_request(
@@ -194,12 +275,12 @@ def sign_request(
         raise SigningError(f"{method!r} is not a valid HTTP method")
     if not authority:
         raise SigningError("the request has no host; use an absolute URL such as https://host/path")
+    timestamp = amz_date(now)  # first: it refuses a naive now, which cannot be compared
     if credentials.expiry is not None and credentials.expired(now):
         raise CredentialsExpiredError(
             f"the credentials for access key {credentials.access_key_id} expired at "
             f"{credentials.expiry:%Y-%m-%dT%H:%M:%SZ}; refresh them before signing"
         )
-    timestamp = amz_date(now)
     date = timestamp[:8]
 
     added = {"x-amz-date": timestamp}
@@ -212,17 +293,12 @@ def sign_request(
 
     signed: dict[str, str] = {}
     for name, value in headers:
-        lname = name.lower()
-        if lname in UNSIGNED_HEADERS or lname in SIGNER_HEADERS:
+        lname = _header_names.get(name, "")
+        if lname == "":
+            lname = _classify_header(name)
+        if lname is None:
             continue
-        if lname.startswith(UNSIGNED_HEADER_PREFIXES) or lname[:1] == ":":
-            continue
-        if not _TOKEN.fullmatch(name):
-            raise InvalidHeaderError(
-                f"{name!r} is not a valid header name (letters, digits and !#$%&'*+-.^_`|~)",
-                header=name,
-            )
-        value = canonical_header_value(lname, value)
+        value = canonical_header_value(name, value)
         previous = signed.get(lname)
         signed[lname] = value if previous is None else f"{previous},{value}"
     if "host" not in signed:
@@ -248,8 +324,8 @@ def sign_request(
     else:
         scope = f"{date}/{region}/{service}/aws4_request"
         string_to_sign = f"{ALGORITHM_SIGV4}\n{timestamp}\n{scope}\n{digest}"
-        key = derive_signing_key(credentials.secret_access_key, date, region, service)
-        signature = hmac.digest(key, string_to_sign.encode(), "sha256").hex()
+        signer = signer_for(credentials.secret_access_key, date, region, service)
+        signature = signer.hexdigest(string_to_sign.encode())
         algorithm = ALGORITHM_SIGV4
 
     added["authorization"] = (

@@ -1,0 +1,211 @@
+"""``Client`` and ``AsyncClient``: httpx clients whose every transport signs for Lattice.
+
+They subclass ``httpx.Client`` / ``httpx.AsyncClient`` and override nothing:
+the constructor builds the transports httpx would have built (same ``verify``,
+``cert``, ``http1``, ``http2``, ``limits``, ``trust_env``, ``proxy``, proxies from
+the environment) and hands them, wrapped, to httpx as ``transport=`` and
+``mounts=``. Every other argument goes to httpx untouched.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+from urllib.request import getproxies
+
+import httpx
+
+from ._credentials import CredentialsLike
+from ._exceptions import ConfigurationError
+from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME
+from ._transports import AsyncLatticeTransport, LatticeTransport, _SharedRefresh, _SigningCore
+
+__all__ = ["AsyncClient", "Client"]
+
+# Client arguments that shape the transports httpx builds itself.
+_TRANSPORT_OPTIONS = ("verify", "cert", "trust_env", "http1", "http2", "limits")
+# httpx 0.27 arguments that would build transports around ours (unsigned paths).
+_UNSUPPORTED = {
+    "proxies": "use proxy= (one proxy) or mounts= (per-scheme proxies)",
+    "app": "use transport=httpx.WSGITransport(app) / httpx.ASGITransport(app)",
+}
+
+T = TypeVar("T")
+
+
+class Client(httpx.Client):
+    """An ``httpx.Client`` that signs every request for Lattice through its transports.
+
+    Accepts every ``httpx.Client`` argument plus the signing options of
+    `LatticeTransport`. The default transport, a ``transport=`` you pass, each
+    transport in ``mounts=`` and each proxy transport are wrapped in one
+    `LatticeTransport` apiece, sharing one credentials source. The host of
+    ``base_url`` is added to ``signing_hosts``.
+    """
+
+    def __init__(
+        self,
+        *,
+        credentials: CredentialsLike = None,
+        region: str | None = None,
+        service: str = SIGNING_NAME,
+        sigv4a: bool = False,
+        region_set: str = ANY_REGION,
+        signing_hosts: Iterable[str] = (),
+        double_encode_path: bool = DOUBLE_ENCODE_PATH,
+        **kwargs: Any,
+    ) -> None:
+        core = _SigningCore(
+            credentials=credentials,
+            region=region,
+            service=service,
+            sigv4a=sigv4a,
+            region_set=region_set,
+            signing_hosts=signing_hosts,
+            double_encode_path=double_encode_path,
+        )
+        _allow_base_url(core, kwargs.get("base_url"))
+
+        def wrap(transport: httpx.BaseTransport) -> httpx.BaseTransport:
+            if isinstance(transport, LatticeTransport):
+                return transport
+            return LatticeTransport._sharing(transport, core)
+
+        transport, mounts = _build_transports(
+            kwargs, httpx.HTTPTransport, httpx.BaseTransport, wrap
+        )
+        super().__init__(transport=transport, mounts=mounts, **kwargs)
+
+
+class AsyncClient(httpx.AsyncClient):
+    """An ``httpx.AsyncClient`` that signs every request for Lattice through its transports.
+
+    The async twin of `Client`: same arguments, `AsyncLatticeTransport` around
+    each transport, one credentials refresh shared by all of them.
+    """
+
+    def __init__(
+        self,
+        *,
+        credentials: CredentialsLike = None,
+        region: str | None = None,
+        service: str = SIGNING_NAME,
+        sigv4a: bool = False,
+        region_set: str = ANY_REGION,
+        signing_hosts: Iterable[str] = (),
+        double_encode_path: bool = DOUBLE_ENCODE_PATH,
+        **kwargs: Any,
+    ) -> None:
+        core = _SigningCore(
+            credentials=credentials,
+            region=region,
+            service=service,
+            sigv4a=sigv4a,
+            region_set=region_set,
+            signing_hosts=signing_hosts,
+            double_encode_path=double_encode_path,
+        )
+        _allow_base_url(core, kwargs.get("base_url"))
+        refresh = _SharedRefresh(core.source)
+
+        def wrap(transport: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+            if isinstance(transport, AsyncLatticeTransport):
+                return transport
+            return AsyncLatticeTransport._sharing(transport, core, refresh)
+
+        transport, mounts = _build_transports(
+            kwargs, httpx.AsyncHTTPTransport, httpx.AsyncBaseTransport, wrap
+        )
+        super().__init__(transport=transport, mounts=mounts, **kwargs)
+
+
+def _allow_base_url(core: _SigningCore, base_url: object) -> None:
+    if base_url is None:
+        return
+    url = httpx.URL(base_url) if isinstance(base_url, str) else base_url
+    if isinstance(url, httpx.URL) and url.host:
+        core.allow_host(url.netloc.decode("ascii"))
+
+
+def _build_transports(
+    kwargs: dict[str, Any],
+    default: Callable[..., T],
+    base: type[T],
+    wrap: Callable[[T], T],
+) -> tuple[T, dict[str, T | None]]:
+    """The transport and mounts httpx would build from ``kwargs``, each one wrapped.
+
+    Consumes ``transport``, ``mounts`` and ``proxy`` from ``kwargs``. Mirrors
+    httpx 0.28: ``proxy=`` routes everything (``all://``) through a proxy
+    transport; without it, and without ``transport=``, ``trust_env`` proxies
+    come from the environment (``HTTP(S)_PROXY``, ``ALL_PROXY``, ``NO_PROXY``).
+    Given ``transport=``, httpx reads no proxy from the environment; nor do we.
+    """
+    for name, instead in _UNSUPPORTED.items():
+        if name in kwargs:
+            raise ConfigurationError(f"{name}= would bypass signing; {instead}")
+    options = {name: kwargs[name] for name in _TRANSPORT_OPTIONS if name in kwargs}
+    transport = given = kwargs.pop("transport", None)
+    mounts: Mapping[str, T | None] | None = kwargs.pop("mounts", None)
+    proxy = kwargs.pop("proxy", None)
+
+    if transport is None:
+        transport = default(**options)
+    elif not isinstance(transport, base):
+        raise ConfigurationError(
+            f"transport= must be an {base.__module__}.{base.__qualname__}, "
+            f"not {type(transport).__name__}"
+        )
+
+    proxies: dict[str, str | httpx.URL | httpx.Proxy | None]
+    if proxy is not None:
+        proxies = {"all://": proxy}
+    elif options.get("trust_env", True) and given is None:
+        proxies = dict(_environment_proxies())
+    else:
+        proxies = {}
+    wrapped: dict[str, T | None] = {
+        pattern: None if url is None else wrap(default(proxy=url, **options))
+        for pattern, url in proxies.items()
+    }
+    for pattern, mounted in (mounts or {}).items():
+        if mounted is not None and not isinstance(mounted, base):
+            raise ConfigurationError(
+                f"mounts[{pattern!r}] must be an {base.__module__}.{base.__qualname__} or None, "
+                f"not {type(mounted).__name__}"
+            )
+        wrapped[pattern] = None if mounted is None else wrap(mounted)
+    return wrap(transport), wrapped
+
+
+def _environment_proxies() -> dict[str, str | None]:
+    """Proxy mounts from the environment, by the rules of httpx 0.28's ``trust_env``."""
+    info = getproxies()
+    mounts: dict[str, str | None] = {}
+    for scheme in ("http", "https", "all"):
+        if url := info.get(scheme):
+            mounts[f"{scheme}://"] = url if "://" in url else f"http://{url}"
+    for raw in info.get("no", "").split(","):
+        host = raw.strip()
+        if host == "*":
+            return {}
+        if not host:
+            continue
+        if "://" in host:
+            mounts[host] = None
+        elif _is_ip(host, ipaddress.IPv4Address) or host.lower() == "localhost":
+            mounts[f"all://{host}"] = None
+        elif _is_ip(host, ipaddress.IPv6Address):
+            mounts[f"all://[{host}]"] = None
+        else:
+            mounts[f"all://*{host}"] = None
+    return mounts
+
+
+def _is_ip(host: str, kind: type[ipaddress.IPv4Address | ipaddress.IPv6Address]) -> bool:
+    try:
+        kind(host.split("/")[0])
+    except ValueError:
+        return False
+    return True
