@@ -892,6 +892,7 @@ def _exit_codes() -> list[tuple[type[BaseException], ExitCode]]:
         (httpx.TooManyRedirects, ExitCode.TOO_MANY_REDIRECTS),
         (httpx.TransportError, ExitCode.TRANSPORT),
         (httpx.StreamError, ExitCode.TRANSPORT),
+        (httpx.RequestError, ExitCode.TRANSPORT),  # e.g. DecodingError with --compressed
     ]
 
 
