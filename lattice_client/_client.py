@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.request import getproxies
 
@@ -42,6 +43,13 @@ class Client(httpx.Client):
     transport in ``mounts=`` and each proxy transport are wrapped in one
     `LatticeTransport` apiece, sharing one credentials source. The host of
     ``base_url`` is added to ``signing_hosts``.
+
+    ``raise_for_status=True`` raises the typed error (`AccessDeniedError`,
+    `SignatureExpiredError`, `NotFoundError`...) for every 4xx/5xx response, as
+    `lattice_client.raise_for_status` would; by default responses come back as
+    httpx returns them. ``clock`` is the time source to sign with (default: the
+    system clock, UTC), corrected by the offset learned from Lattice's expiry
+    answers.
     """
 
     def __init__(
@@ -54,6 +62,8 @@ class Client(httpx.Client):
         region_set: str = ANY_REGION,
         signing_hosts: Iterable[str] = (),
         double_encode_path: bool = DOUBLE_ENCODE_PATH,
+        clock: Callable[[], datetime] | None = None,
+        raise_for_status: bool = False,
         **kwargs: Any,
     ) -> None:
         core = _SigningCore(
@@ -64,6 +74,7 @@ class Client(httpx.Client):
             region_set=region_set,
             signing_hosts=signing_hosts,
             double_encode_path=double_encode_path,
+            clock=clock,
         )
         _allow_base_url(core, kwargs.get("base_url"))
 
@@ -75,6 +86,10 @@ class Client(httpx.Client):
         transport, mounts = _build_transports(
             kwargs, httpx.HTTPTransport, httpx.BaseTransport, wrap
         )
+        if raise_for_status:
+            from ._responses import raise_for_status as hook
+
+            _add_response_hook(kwargs, hook, raise_for_status)
         super().__init__(transport=transport, mounts=mounts, **kwargs)
 
 
@@ -95,6 +110,8 @@ class AsyncClient(httpx.AsyncClient):
         region_set: str = ANY_REGION,
         signing_hosts: Iterable[str] = (),
         double_encode_path: bool = DOUBLE_ENCODE_PATH,
+        clock: Callable[[], datetime] | None = None,
+        raise_for_status: bool = False,
         **kwargs: Any,
     ) -> None:
         core = _SigningCore(
@@ -105,6 +122,7 @@ class AsyncClient(httpx.AsyncClient):
             region_set=region_set,
             signing_hosts=signing_hosts,
             double_encode_path=double_encode_path,
+            clock=clock,
         )
         _allow_base_url(core, kwargs.get("base_url"))
         refresh = _SharedRefresh(core.source)
@@ -117,7 +135,20 @@ class AsyncClient(httpx.AsyncClient):
         transport, mounts = _build_transports(
             kwargs, httpx.AsyncHTTPTransport, httpx.AsyncBaseTransport, wrap
         )
+        if raise_for_status:
+            from ._responses import araise_for_status as ahook
+
+            _add_response_hook(kwargs, ahook, raise_for_status)
         super().__init__(transport=transport, mounts=mounts, **kwargs)
+
+
+def _add_response_hook(kwargs: dict[str, Any], hook: Callable[..., Any], option: object) -> None:
+    """Run ``hook`` (our raise_for_status) after the caller's own response hooks."""
+    if option is not True:
+        raise ConfigurationError(f"raise_for_status= must be True or False, not {option!r}")
+    hooks = dict(kwargs.get("event_hooks") or {})
+    hooks["response"] = [*hooks.get("response", ()), hook]
+    kwargs["event_hooks"] = hooks
 
 
 def _allow_base_url(core: _SigningCore, base_url: object) -> None:

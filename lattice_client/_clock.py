@@ -21,12 +21,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
-import httpx
-
-from ._answers import classify
 from ._exceptions import ConfigurationError, SignatureExpiredError
-from ._responses import apeek_body, araise_for_status, peek_body, raise_for_status, signed_at_of
+
+if TYPE_CHECKING:
+    import httpx
+
+# The answer parser and httpx response helpers load on the first 4xx answer, not
+# with the transports: a Lambda cold start that never sees an error skips them.
 
 __all__ = [
     "MAX_OFFSET",
@@ -115,6 +118,8 @@ def resend_for_skew(request: httpx.Request, response: httpx.Response, clock: Clo
     if not should_retry_for_skew(response, clock):
         return False
     if not is_replayable(request):
+        from ._responses import raise_for_status
+
         try:
             raise_for_status(response)  # an expiry answer, so this raises
         finally:
@@ -131,6 +136,8 @@ async def aresend_for_skew(
     if not await ashould_retry_for_skew(response, clock):
         return False
     if not is_replayable(request):
+        from ._responses import araise_for_status
+
         try:
             await araise_for_status(response)  # an expiry answer, so this raises
         finally:
@@ -149,6 +156,8 @@ def should_retry_for_skew(response: httpx.Response, clock: ClockSkew) -> bool:
     """
     if not 400 <= response.status_code <= 499:
         return False
+    from ._responses import peek_body
+
     return _learn(response, peek_body(response), clock)
 
 
@@ -156,10 +165,15 @@ async def ashould_retry_for_skew(response: httpx.Response, clock: ClockSkew) -> 
     """`should_retry_for_skew` for a response from an async transport."""
     if not 400 <= response.status_code <= 499:
         return False
+    from ._responses import apeek_body
+
     return _learn(response, await apeek_body(response), clock)
 
 
 def _learn(response: httpx.Response, body: bytes, clock: ClockSkew) -> bool:
+    from ._answers import classify
+    from ._responses import signed_at_of
+
     classification = classify(
         response.status_code,
         response.headers,
@@ -178,4 +192,6 @@ def is_replayable(request: httpx.Request) -> bool:
     A generator, iterator, file or multipart body may have been consumed by the
     first send; such a request is not retried.
     """
+    import httpx
+
     return isinstance(request.stream, httpx.ByteStream)

@@ -18,12 +18,13 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterable
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import httpx
 
+from ._clock import ClockSkew, aresend_for_skew, resend_for_skew
 from ._credentials import Credentials, CredentialsLike, CredentialsSource
 from ._exceptions import ConfigurationError, NoRegionError
 from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME, region_from_host
@@ -36,7 +37,6 @@ __all__ = ["AsyncLatticeTransport", "LatticeTransport"]
 
 logger = logging.getLogger("lattice_client")
 
-_UTC = timezone.utc
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z0-9]+)+-\d+")
 _SERVICE = re.compile(r"[a-z0-9][a-z0-9-]*")
 _HOST = re.compile(r"(?:\*|(?:\*\.)?[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?|\[[0-9a-f:.]+\])(?::\d{1,5})?")
@@ -60,6 +60,7 @@ class _SigningCore:
         "_regions",
         "_sign_any_host",
         "_wildcard_suffixes",
+        "clock",
         "double_encode_path",
         "region",
         "region_set",
@@ -78,7 +79,12 @@ class _SigningCore:
         region_set: str,
         signing_hosts: Iterable[str],
         double_encode_path: bool,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        if clock is not None and not callable(clock):
+            raise ConfigurationError(
+                f"clock= must be a function returning an aware datetime, not {clock!r}"
+            )
         if not isinstance(sigv4a, bool):
             raise ConfigurationError(f"sigv4a= must be True or False, not {sigv4a!r}")
         if not isinstance(double_encode_path, bool):
@@ -103,6 +109,9 @@ class _SigningCore:
         self.sigv4a = sigv4a
         self.region_set = region_set
         self.double_encode_path = double_encode_path
+        # The time to sign with, corrected by the offset learned from Lattice's
+        # expiry answers; shared by every transport of a client.
+        self.clock = ClockSkew() if clock is None else ClockSkew(clock=clock)
         self._exact_hosts, self._wildcard_suffixes, self._sign_any_host = _parse_hosts(
             signing_hosts
         )
@@ -263,10 +272,6 @@ def _configured_region(region: str | None) -> str | None:
     return region
 
 
-def _now() -> datetime:
-    return datetime.now(_UTC)
-
-
 class LatticeTransport(httpx.BaseTransport):
     """An httpx transport that signs each request for Lattice as it is sent.
 
@@ -277,6 +282,12 @@ class LatticeTransport(httpx.BaseTransport):
     ``"*"`` for every host); to any other host they go without ``authorization``
     and without any ``x-amz-*`` header. The region is the generated name's, else
     ``region``, else ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` (read once, here).
+
+    Requests are signed at ``clock()`` (default: the system clock, UTC). When
+    Lattice answers that a signature expired or is not yet valid, the offset to
+    its ``Date`` header is learned (up to 15 minutes) and applied to this and
+    every later request: a request whose body can be sent again is re-signed
+    and re-sent once; one with a streamed body raises `SignatureExpiredError`.
     """
 
     def __init__(
@@ -290,6 +301,7 @@ class LatticeTransport(httpx.BaseTransport):
         region_set: str = ANY_REGION,
         signing_hosts: Iterable[str] = (),
         double_encode_path: bool = DOUBLE_ENCODE_PATH,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         core = _SigningCore(
             credentials=credentials,
@@ -299,6 +311,7 @@ class LatticeTransport(httpx.BaseTransport):
             region_set=region_set,
             signing_hosts=signing_hosts,
             double_encode_path=double_encode_path,
+            clock=clock,
         )
         self._init(transport, core)
 
@@ -332,19 +345,25 @@ class LatticeTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Sign ``request`` if its host may be signed; send it through the inner transport."""
-        if self._core.strip(request):
-            self._sign(request, _now())
+        clock = self._core.clock
+        signed = self._core.strip(request)
+        if signed:
+            self._sign(request, clock.now())
         response = self._transport.handle_request(request)
-        return self._received(request, response)
+        # Only a 4xx can be Lattice refusing our clock; one re-send at most.
+        if (
+            signed
+            and 400 <= response.status_code < 500
+            and resend_for_skew(request, response, clock)
+        ):
+            self._sign(request, clock.now())
+            response = self._transport.handle_request(request)
+        return response
 
     def _sign(self, request: httpx.Request, now: datetime) -> None:
         source = self._core.source
         credentials = source.peek(now) or source.get(now)
         self._core.sign(request, credentials, now)
-
-    def _received(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
-        """Where a response is looked at after sending (the one place for error mapping)."""
-        return response
 
     def close(self) -> None:
         """Close the inner transport."""
@@ -415,6 +434,7 @@ class AsyncLatticeTransport(httpx.AsyncBaseTransport):
         region_set: str = ANY_REGION,
         signing_hosts: Iterable[str] = (),
         double_encode_path: bool = DOUBLE_ENCODE_PATH,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         core = _SigningCore(
             credentials=credentials,
@@ -424,6 +444,7 @@ class AsyncLatticeTransport(httpx.AsyncBaseTransport):
             region_set=region_set,
             signing_hosts=signing_hosts,
             double_encode_path=double_encode_path,
+            clock=clock,
         )
         self._init(transport, core, _SharedRefresh(core.source))
 
@@ -469,25 +490,26 @@ class AsyncLatticeTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Sign ``request`` if its host may be signed; send it through the inner transport."""
-        if self._core.strip(request):
-            now = _now()
-            credentials = self._core.source.peek(now)
-            if credentials is None:
-                await self._sign(request, now)
-            else:  # the fast path awaits nothing
-                self._core.sign(request, credentials, now)
+        clock = self._core.clock
+        signed = self._core.strip(request)
+        if signed:
+            await self._sign(request, clock.now())
         response = await self._transport.handle_async_request(request)
-        return self._received(request, response)
+        # Only a 4xx can be Lattice refusing our clock; one re-send at most.
+        if (
+            signed
+            and 400 <= response.status_code < 500
+            and await aresend_for_skew(request, response, clock)
+        ):
+            await self._sign(request, clock.now())
+            response = await self._transport.handle_async_request(request)
+        return response
 
     async def _sign(self, request: httpx.Request, now: datetime) -> None:
         credentials = self._core.source.peek(now)
-        if credentials is None:
+        if credentials is None:  # only a refresh awaits
             credentials = await self._refresh.get(now)
         self._core.sign(request, credentials, now)
-
-    def _received(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
-        """Where a response is looked at after sending (the one place for error mapping)."""
-        return response
 
     async def aclose(self) -> None:
         """Close the inner transport."""

@@ -123,7 +123,8 @@ async def test_deadline_passes_through_untouched(echo: Echo) -> None:
     assert not isinstance(raised.value, lattice_client.LatticeError)
     [remaining] = echo.seen.time_remaining
     assert remaining is not None
-    assert remaining <= 2
+    # grpc-timeout goes on the wire rounded up (to ms or coarser), so allow that much.
+    assert 0 < remaining <= 2.1
 
 
 async def test_cancelling_a_stream_reaches_the_service(echo: Echo) -> None:

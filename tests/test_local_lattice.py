@@ -186,6 +186,29 @@ def test_lattice_client_clients_are_accepted(lattice: LocalLattice) -> None:
     assert response.json()["size"] == 1000
 
 
+def test_target_sees_no_header_the_caller_did_not_send(lattice: LocalLattice) -> None:
+    """Forwarding adds Lattice's headers only, none of the proxy's client (Accept, User-Agent)."""
+    headers = signed(lattice, "GET", "/plain")
+    with httpx.Client(base_url=lattice.url, trust_env=False) as client:
+        request = client.build_request("GET", "/plain", headers=headers)
+        for name in ("accept", "accept-encoding", "user-agent"):
+            del request.headers[name]
+        response = client.send(request)
+    assert response.status_code == 200
+    seen = headers_seen(response)
+    assert not {"accept", "accept-encoding", "user-agent"} & set(seen)
+
+
+def test_non_ascii_header_value_verifies_as_the_utf8_bytes_sent(lattice: LocalLattice) -> None:
+    """A header value outside ASCII goes out as UTF-8 bytes and is verified over those bytes."""
+    with lattice_client.Client(
+        base_url=lattice.url, credentials=CALLER.credentials, region=lattice.region
+    ) as client:
+        response = client.get("/items/1", headers={b"x-label": "café ☕".encode()})
+    assert response.status_code == 200
+    assert headers_seen(response)["x-label"] == ["café ☕"]
+
+
 @pytest.mark.anyio
 async def test_async_client_over_http2_and_tls() -> None:
     """HTTP/2 over TLS (ALPN, generated certificate) works, as with a Lattice HTTPS listener."""

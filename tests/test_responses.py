@@ -348,6 +348,52 @@ def test_as_a_response_event_hook_every_error_raises(server: str) -> None:
     assert len(big.value.body) == BODY_LIMIT
 
 
+def test_client_option_raises_for_every_error_and_keeps_httpx_default_otherwise(
+    server: str,
+) -> None:
+    """Client(raise_for_status=True) raises the typed error; without it, httpx's plain response."""
+    credentials = lattice_client.Credentials(
+        "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+    )
+    calls: list[int] = []
+    with lattice_client.Client(
+        base_url=server,
+        credentials=credentials,
+        region="us-west-2",
+        raise_for_status=True,
+        event_hooks={"response": [lambda response: calls.append(response.status_code)]},
+    ) as client:
+        assert client.get("/ok").status_code == 200
+        with pytest.raises(lattice_client.AccessDeniedError) as caught:
+            client.get("/anonymous")
+    assert isinstance(caught.value, httpx.HTTPStatusError)
+    assert calls == [200, 403]  # the caller's own hooks still run, before ours
+    with lattice_client.Client(
+        base_url=server, credentials=credentials, region="us-west-2"
+    ) as client:
+        assert client.get("/anonymous").status_code == 403
+
+
+@pytest.mark.anyio
+async def test_async_client_option_raises_for_every_error(server: str) -> None:
+    """AsyncClient(raise_for_status=True) raises the typed error from a streamed answer too."""
+    credentials = lattice_client.Credentials(
+        "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+    )
+    async with lattice_client.AsyncClient(
+        base_url=server, credentials=credentials, region="us-west-2", raise_for_status=True
+    ) as client:
+        assert (await client.get("/ok")).status_code == 200
+        with pytest.raises(lattice_client.AccessDeniedError):
+            await client.get("/anonymous", params={"chunked": "1"})
+
+
+def test_client_option_must_be_a_bool() -> None:
+    """raise_for_status= takes True or False; anything else is a configuration error."""
+    with pytest.raises(lattice_client.ConfigurationError, match="raise_for_status"):
+        lattice_client.Client(raise_for_status="yes", region="us-west-2")  # type: ignore[arg-type]
+
+
 @pytest.mark.anyio
 async def test_as_an_async_response_event_hook_every_error_raises(server: str) -> None:
     """araise_for_status as an AsyncClient response hook raises for every error."""

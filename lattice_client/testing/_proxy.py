@@ -147,7 +147,7 @@ class LatticeProxy:
         path = bytes(scope["raw_path"]).decode("latin-1")
         query = bytes(scope["query_string"]).decode("latin-1")
         target = f"{path}?{query}" if query else path
-        headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"]]
+        headers = [(n.decode("latin-1"), _header_value(v)) for n, v in scope["headers"]]
         joined: dict[str, str] = {}
         for name, value in headers:
             joined[name] = f"{joined[name]},{value}" if name in joined else value
@@ -286,7 +286,15 @@ class LatticeProxy:
             raw_path=(base.path.rstrip("/") + target).encode("latin-1"),
         )
         content, counter = await _request_body(receive)
-        request = self._client.build_request(scope["method"], url, headers=headers, content=content)
+        # httpx.Request, not build_request(): the client's default headers (Accept,
+        # Accept-Encoding, User-Agent...) must not reach the target as if the caller sent them.
+        request = httpx.Request(
+            scope["method"],
+            url,
+            headers=headers,
+            content=content,
+            extensions={"timeout": self._timeout.as_dict()},
+        )
         sent_at = time.monotonic()
         try:
             response = await self._client.send(request, stream=True)
@@ -560,3 +568,16 @@ async def _stream_body(receive: Receive, counter: _Counter) -> AsyncIterator[byt
 def log_json(entry: Mapping[str, Any]) -> str:
     """One access-log record as the single JSON line Lattice delivers."""
     return json.dumps(entry, separators=(",", ":"))
+
+
+def _header_value(raw: bytes) -> str:
+    """A received header value as the text its sender signed.
+
+    SigV4 signs the bytes as sent; senders put non-ASCII values on the wire as
+    UTF-8, so decode that way (re-encoding gives the same bytes back) and fall
+    back to latin-1 only for bytes that are not UTF-8.
+    """
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
