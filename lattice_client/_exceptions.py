@@ -29,6 +29,17 @@ subclasses ``httpx.HTTPStatusError`` (with its ``request`` and ``response``):
 ``except lattice_client.AccessDeniedError`` and ``except httpx.HTTPStatusError``
 both catch it.
 
+The optional subpackages hang their errors on the same tree:
+
+    lattice_client.aws_lambda  InvalidEventError and InvalidResponseError (also
+                               ValueError), DeadlineExceededError (also TimeoutError),
+                               LayerBuildError: each a direct LatticeError
+    lattice_client.grpc        LatticeRpcError and its per-class flavours: each is the
+                               response error above (AccessDeniedError...) and also
+                               grpc.RpcError (grpc.aio.AioRpcError in grpc.aio)
+    lattice_client.testing     PolicyError (a ConfigurationError): an auth policy the
+                               local stand-in cannot evaluate
+
 No message here ever includes a secret access key, a session token or an
 ``Authorization`` value: they are built from names, hosts and key ids only.
 """

@@ -7,14 +7,11 @@ size. ``benchmarks/local_lattice_memory.py`` runs the same check with 1 GiB.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
-from pathlib import Path
-from types import TracebackType
 
 import httpx
 import pytest
+from _memory import RssSampler, needs_proc
 
 import lattice_client
 from lattice_client.testing import LocalLattice
@@ -22,44 +19,7 @@ from lattice_client.testing import LocalLattice
 BODY = 192 * 1024 * 1024
 CHUNK = 256 * 1024
 LIMIT = 32 * 1024 * 1024
-PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-pytestmark = pytest.mark.skipif(
-    not Path("/proc/self/statm").exists(), reason="samples RSS from /proc (Linux)"
-)
-
-
-class RssSampler:
-    """The peak growth of this process's resident set size while the block runs."""
-
-    def __init__(self) -> None:
-        self.baseline = self.peak = self._rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    @staticmethod
-    def _rss() -> int:
-        with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * PAGE
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.005):
-            self.peak = max(self.peak, self._rss())
-
-    @property
-    def growth(self) -> int:
-        """Bytes of RSS growth at the highest sample."""
-        return self.peak - self.baseline
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._stop.set()
-        self._thread.join()
+pytestmark = needs_proc
 
 
 async def sink_and_source(scope: dict[str, object], receive: object, send: object) -> None:

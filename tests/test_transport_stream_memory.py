@@ -7,13 +7,10 @@ or server that buffered the body would grow by its size (256 MiB).
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-from types import TracebackType
 
 import pytest
+from _memory import RssSampler, needs_proc
 from _servers import CREDENTIALS, REGION, server_process
 
 from lattice_client import AsyncClient, Client
@@ -21,45 +18,7 @@ from lattice_client import AsyncClient, Client
 BODY = 256 * 1024 * 1024
 CHUNK = 256 * 1024
 LIMIT = 32 * 1024 * 1024
-PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-pytestmark = pytest.mark.skipif(
-    not Path("/proc/self/statm").exists(), reason="samples RSS from /proc (Linux)"
-)
-
-
-class RssSampler:
-    """The peak growth of this process's resident set size while the block runs."""
-
-    def __init__(self) -> None:
-        self.baseline = self.peak = self._rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    @staticmethod
-    def _rss() -> int:
-        with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * PAGE
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.002):
-            self.peak = max(self.peak, self._rss())
-
-    @property
-    def growth(self) -> int:
-        """Bytes of RSS growth at the highest sample."""
-        return self.peak - self.baseline
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._rss())
+pytestmark = needs_proc
 
 
 @pytest.fixture(scope="module")
