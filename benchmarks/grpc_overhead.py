@@ -1,28 +1,39 @@
 """What signing costs a gRPC client: signed against unsigned calls on loopback, same run.
 
-Run: .venv/bin/python benchmarks/grpc_overhead.py
+Run: .venv/bin/python benchmarks/grpc_overhead.py [--rounds N]
 
-A grpcio server runs in a child process (so it does not share the client's GIL);
-the client interleaves short batches of unsigned and signed work on one server, in
-an order that rotates each round (so that load from other processes and position
-effects hit all alike), and compares median rates.
+A grpcio server runs in a child process (so it does not share the client's GIL).
+The client times short batches on each channel in turn, and every round times
+them all: forward in even rounds, backward in odd ones (A B C, C B A), so drift
+in the load of a shared machine hits every channel alike. Each channel's figure
+is the median over rounds of its rate divided by the unsigned channel's rate in
+the same round (a paired ratio), with a 95% confidence interval for that median;
+the rates printed beside them are plain medians, for scale. The ratios still
+depend on how busy the machine is: the busier, the slower a call, and the
+smaller the share of it that a fixed cost per call takes.
 
-Baselines: a plain channel ("unsigned"), and a channel with a do-nothing
-interceptor (what grpcio's interception alone costs). "signed" is the channel
-helper of lattice_client.grpc (or .aio); "SigningInterceptor" the same signing
-through grpc.intercept_channel. Targets: signed unary calls at least 0.90 of
-unsigned, signed streams at least 0.98.
+Baselines: a plain channel ("unsigned"); a second plain channel ("unsigned,
+again": how far apart two identical channels come out, the noise floor); a plain
+channel sending four fixed metadata entries as long as a signature's ("4 fixed
+entries": what carrying them costs, whoever computes them); a channel with a
+do-nothing interceptor (what grpcio's interception alone costs). "signed" is the
+channel helper of lattice_client.grpc (or .aio); "SigningInterceptor" and
+"signing_interceptors()" the same signing as interceptors on a channel of one's
+own. Targets: signed unary calls at least 0.90 of unsigned, signed streams at
+least 0.98.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import math
 import multiprocessing
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent import futures
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 import grpc
 import grpc.aio
@@ -31,16 +42,27 @@ import lattice_client
 import lattice_client.grpc
 import lattice_client.grpc.aio
 
+T = TypeVar("T")
+
 AUTHORITY = "bench-0123456789abcdef0.7d67968.vpc-lattice-svcs.us-west-2.on.aws"
 CREDENTIALS = lattice_client.Credentials("AKIDBENCHMARK", "bench-secret", "bench-session-token")
 UNARY = "/bench.Echo/Unary"
 STREAM = "/bench.Echo/Stream"
 PAYLOAD = b"x" * 64
-ROUNDS = 32
-UNARY_BATCH = 150
-STREAM_MESSAGES = 5_000
+# Short batches pair best (the load of a shared machine changes within a second):
+# many rounds of ~20 ms batches gave the narrowest intervals in the least time.
+ROUNDS = 150
+UNARY_BATCH = 50
+STREAM_MESSAGES = 500
 STREAM_REQUEST = str(STREAM_MESSAGES).encode()
+# Rounds run before measuring: connections, caches and the server's threads warm up.
+WARM_UP_ROUNDS = 3
 TARGETS = {"unary": 0.90, "stream": 0.98}
+BASELINE = "unsigned"
+# The baseline again on a channel of its own: how far apart two identical channels come out.
+CONTROL = "unsigned, again"
+FIXED = "4 fixed entries"
+SIGNED = "signed"
 
 
 def _serve(ports: Any) -> None:
@@ -68,6 +90,80 @@ def _serve(ports: Any) -> None:
     server.wait_for_termination()
 
 
+def _fixed_metadata() -> tuple[tuple[str, str], ...]:
+    """Four entries as long as a real signature's, computed once: what sending them costs."""
+    signed = lattice_client.sign("POST", f"https://{AUTHORITY}{UNARY}", credentials=CREDENTIALS)
+    return tuple(signed.items())
+
+
+def _with_fixed(batches: dict[str, T], fixed: T) -> dict[str, T]:
+    """``batches`` with the fixed-metadata baseline after the two unsigned channels."""
+    names = list(batches)
+    return {
+        **{name: batches[name] for name in names[:2]},
+        FIXED: fixed,
+        **{name: batches[name] for name in names[2:]},
+    }
+
+
+class Result(NamedTuple):
+    rate: float  # median per second
+    ratio: float  # median of the per-round ratios to the baseline
+    low: float  # 95% confidence interval of that median
+    high: float
+
+
+def _results(rates: dict[str, list[float]]) -> dict[str, Result]:
+    base = rates[BASELINE]
+    results = {}
+    for name, own in rates.items():
+        ratios = sorted(rate / base_rate for rate, base_rate in zip(own, base, strict=True))
+        low, high = _median_interval(ratios)
+        results[name] = Result(statistics.median(own), statistics.median(ratios), low, high)
+    return results
+
+
+def _median_interval(ordered: Sequence[float]) -> tuple[float, float]:
+    # Distribution-free: the median lies between these order statistics with
+    # probability ~95% (normal approximation of the binomial).
+    n = len(ordered)
+    half_width = 1.96 * math.sqrt(n) / 2
+    low = max(0, math.floor(n / 2 - half_width))
+    high = min(n - 1, math.ceil(n / 2 + half_width) - 1)
+    return ordered[low], ordered[high]
+
+
+def _order(names: list[str], round_: int) -> list[str]:
+    return names if round_ % 2 == 0 else names[::-1]
+
+
+def _measure(batches: dict[str, Callable[[], float]], rounds: int) -> dict[str, Result]:
+    names = list(batches)
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(-WARM_UP_ROUNDS, rounds):
+        for name in _order(names, round_):
+            rate = batches[name]()
+            if round_ >= 0:
+                rates[name].append(rate)
+    return _results(rates)
+
+
+async def _measure_async(
+    batches: dict[str, Callable[[], Awaitable[float]]], rounds: int
+) -> dict[str, Result]:
+    names = list(batches)
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(-WARM_UP_ROUNDS, rounds):
+        for name in _order(names, round_):
+            rate = await batches[name]()
+            if round_ >= 0:
+                rates[name].append(rate)
+    return _results(rates)
+
+
+# --- sync ------------------------------------------------------------------------------
+
+
 class _NoOp(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
     """Baseline: grpcio's interception machinery, doing nothing."""
 
@@ -78,24 +174,31 @@ class _NoOp(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor)
         return continuation(details, request)
 
 
-def _unary_batch(call: Any) -> float:
-    start = time.perf_counter()
-    for _ in range(UNARY_BATCH):
-        call(PAYLOAD)
-    return UNARY_BATCH / (time.perf_counter() - start)
+def _unary_batch(call: Callable[..., Any], metadata: Any = None) -> Callable[[], float]:
+    def batch() -> float:
+        start = time.perf_counter()
+        for _ in range(UNARY_BATCH):
+            call(PAYLOAD, metadata=metadata)
+        return UNARY_BATCH / (time.perf_counter() - start)
+
+    return batch
 
 
-def _stream_batch(call: Any) -> float:
-    start = time.perf_counter()
-    count = sum(1 for _ in call(STREAM_REQUEST))
-    return count / (time.perf_counter() - start)
+def _stream_batch(call: Callable[..., Any]) -> Callable[[], float]:
+    def batch() -> float:
+        start = time.perf_counter()
+        count = sum(1 for _ in call(STREAM_REQUEST))
+        return count / (time.perf_counter() - start)
+
+    return batch
 
 
-def _sync_rates(port: int) -> dict[str, dict[str, float]]:
+def _sync_results(port: int, rounds: int) -> dict[str, dict[str, Result]]:
     target = f"127.0.0.1:{port}"
     options = [("grpc.default_authority", AUTHORITY)]
     channels: dict[str, Any] = {
-        "unsigned": grpc.insecure_channel(target, options=options),
+        BASELINE: grpc.insecure_channel(target, options=options),
+        CONTROL: grpc.insecure_channel(target, options=options),
         "no-op interceptor": grpc.intercept_channel(
             grpc.insecure_channel(target, options=options), _NoOp()
         ),
@@ -103,21 +206,29 @@ def _sync_rates(port: int) -> dict[str, dict[str, float]]:
             grpc.insecure_channel(target, options=options),
             lattice_client.grpc.SigningInterceptor(AUTHORITY, credentials=CREDENTIALS),
         ),
-        "signed": lattice_client.grpc.insecure_channel(
+        SIGNED: lattice_client.grpc.insecure_channel(
             target, authority=AUTHORITY, aws_credentials=CREDENTIALS
         ),
     }
-    samples: dict[str, dict[str, list[float]]] = {"unary": {}, "stream": {}}
-    # Short batches, interleaved: load from other processes hits every channel alike.
-    for round_ in range(ROUNDS):
-        for name, channel in _rotated(channels, round_):
-            rate = _unary_batch(channel.unary_unary(UNARY))
-            samples["unary"].setdefault(name, []).append(rate)
-            rate = _stream_batch(channel.unary_stream(STREAM))
-            samples["stream"].setdefault(name, []).append(rate)
-    for channel in channels.values():
-        channel.close()
-    return _medians(samples)
+    fixed = grpc.insecure_channel(target, options=options)
+    unary = _with_fixed(
+        {name: _unary_batch(channel.unary_unary(UNARY)) for name, channel in channels.items()},
+        _unary_batch(fixed.unary_unary(UNARY), _fixed_metadata()),
+    )
+    stream = {
+        name: _stream_batch(channel.unary_stream(STREAM)) for name, channel in channels.items()
+    }
+    try:
+        return {
+            "unary": _measure(unary, rounds),
+            "stream": _measure(stream, rounds),
+        }
+    finally:
+        for channel in (*channels.values(), fixed):
+            channel.close()
+
+
+# --- grpc.aio --------------------------------------------------------------------------
 
 
 class _AioNoOpUnary(grpc.aio.UnaryUnaryClientInterceptor):
@@ -132,90 +243,111 @@ class _AioNoOpStream(grpc.aio.UnaryStreamClientInterceptor):
         return await continuation(details, request)
 
 
-async def _aio_rates(port: int) -> dict[str, dict[str, float]]:
+def _aio_unary_batch(
+    call: Callable[..., Any], metadata: Any = None
+) -> Callable[[], Awaitable[float]]:
+    async def batch() -> float:
+        start = time.perf_counter()
+        for _ in range(UNARY_BATCH):
+            await call(PAYLOAD, metadata=metadata)
+        return UNARY_BATCH / (time.perf_counter() - start)
+
+    return batch
+
+
+def _aio_stream_batch(call: Callable[..., Any]) -> Callable[[], Awaitable[float]]:
+    async def batch() -> float:
+        start = time.perf_counter()
+        count = 0
+        async for _ in call(STREAM_REQUEST):
+            count += 1
+        return count / (time.perf_counter() - start)
+
+    return batch
+
+
+async def _aio_results(port: int, rounds: int) -> dict[str, dict[str, Result]]:
     target = f"127.0.0.1:{port}"
     options = [("grpc.default_authority", AUTHORITY)]
-    channels: dict[str, Any] = {
-        "unsigned": grpc.aio.insecure_channel(target, options=options),
+    channels: dict[str, grpc.aio.Channel] = {
+        BASELINE: grpc.aio.insecure_channel(target, options=options),
+        CONTROL: grpc.aio.insecure_channel(target, options=options),
         "no-op interceptor": grpc.aio.insecure_channel(
             target, options=options, interceptors=[_AioNoOpUnary(), _AioNoOpStream()]
         ),
-        "signed": lattice_client.grpc.aio.insecure_channel(
+        "signing_interceptors()": grpc.aio.insecure_channel(
+            target,
+            options=options,
+            interceptors=lattice_client.grpc.aio.signing_interceptors(
+                AUTHORITY, credentials=CREDENTIALS
+            ),
+        ),
+        SIGNED: lattice_client.grpc.aio.insecure_channel(
             target, authority=AUTHORITY, aws_credentials=CREDENTIALS
         ),
     }
-    samples: dict[str, dict[str, list[float]]] = {"unary": {}, "stream": {}}
-    for round_ in range(ROUNDS):
-        for name, channel in _rotated(channels, round_):
-            unary = channel.unary_unary(UNARY)
-            start = time.perf_counter()
-            for _ in range(UNARY_BATCH):
-                await unary(PAYLOAD)
-            rate = UNARY_BATCH / (time.perf_counter() - start)
-            samples["unary"].setdefault(name, []).append(rate)
-
-            stream = channel.unary_stream(STREAM)
-            start = time.perf_counter()
-            count = 0
-            async for _ in stream(STREAM_REQUEST):
-                count += 1
-            rate = count / (time.perf_counter() - start)
-            samples["stream"].setdefault(name, []).append(rate)
-    for channel in channels.values():
-        await channel.close()
-    return _medians(samples)
-
-
-def _rotated(channels: dict[str, Any], round_: int) -> list[tuple[str, Any]]:
-    # Each round starts with another channel, so that no channel is always first.
-    items = list(channels.items())
-    shift = round_ % len(items)
-    return items[shift:] + items[:shift]
-
-
-def _medians(samples: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, float]]:
-    return {
-        kind: {name: statistics.median(rates) for name, rates in by_name.items()}
-        for kind, by_name in samples.items()
+    fixed = grpc.aio.insecure_channel(target, options=options)
+    unary = _with_fixed(
+        {name: _aio_unary_batch(channel.unary_unary(UNARY)) for name, channel in channels.items()},
+        _aio_unary_batch(fixed.unary_unary(UNARY), grpc.aio.Metadata(*_fixed_metadata())),
+    )
+    stream = {
+        name: _aio_stream_batch(channel.unary_stream(STREAM)) for name, channel in channels.items()
     }
+    try:
+        return {
+            "unary": await _measure_async(unary, rounds),
+            "stream": await _measure_async(stream, rounds),
+        }
+    finally:
+        for channel in (*channels.values(), fixed):
+            await channel.close()
 
 
-def _print(title: str, rates: dict[str, dict[str, float]]) -> None:
+# --- report ----------------------------------------------------------------------------
+
+
+def _print(title: str, results: dict[str, dict[str, Result]]) -> None:
     print(f"\n{title}")
-    print(f"{'':8} {'channel':<20} {'per second':>12} {'vs unsigned':>12} {'target':>8}")
-    for kind, unit in (("unary", "calls"), ("stream", "messages")):
-        base = rates[kind]["unsigned"]
-        for name, rate in rates[kind].items():
-            ratio = rate / base
-            target = f">= {TARGETS[kind]:.2f}" if name == "signed" else ""
-            verdict = ("ok" if ratio >= TARGETS[kind] else "MISS") if name == "signed" else ""
+    print(
+        f"{'':7}{'channel':<24}{'per second':>15}{'vs unsigned':>13}"
+        f"{'95% interval':>17}{'target':>10}"
+    )
+    for kind, unit in (("unary", "call"), ("stream", "msg")):
+        for name, result in results[kind].items():
+            target = verdict = ""
+            if name == SIGNED:
+                target = f">= {TARGETS[kind]:.2f}"
+                verdict = "ok" if result.ratio >= TARGETS[kind] else "MISS"
+            interval = f"{result.low:.3f}-{result.high:.3f}" if name != BASELINE else ""
             print(
-                f"{kind:<8} {name:<20} {rate:>9,.0f} {unit[:4]:<4}"
-                f"{ratio:>8.3f} {target:>10} {verdict}"
+                f"{kind:<7}{name:<24}{result.rate:>10,.0f} {unit:<4}{result.ratio:>12.3f}"
+                f"{interval:>17}{target:>10} {verdict}".rstrip()
             )
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=ROUNDS,
+        help=f"rounds of batches for each kind of call (default {ROUNDS})",
+    )
+    rounds = parser.parse_args().rounds
     context = multiprocessing.get_context("spawn")
     ports = context.Queue()
     server = context.Process(target=_serve, args=(ports,), daemon=True)
     server.start()
     try:
         port = ports.get(timeout=60)
-        # Warm up both paths (connection set-up, signing-key cache) before measuring.
-        with lattice_client.grpc.insecure_channel(
-            f"127.0.0.1:{port}", authority=AUTHORITY, aws_credentials=CREDENTIALS
-        ) as warm:
-            warm_call: Any = warm.unary_unary(UNARY)
-            for _ in range(200):
-                warm_call(PAYLOAD)
         print(
-            f"grpcio {grpc.__version__}, loopback, median of {ROUNDS} interleaved batches: "
-            f"{UNARY_BATCH} unary calls, or a stream of {STREAM_MESSAGES:,} messages "
-            f"of {len(PAYLOAD)} bytes"
+            f"grpcio {grpc.__version__}, loopback, {len(PAYLOAD)}-byte messages. Paired "
+            f"ratios to unsigned, median of {rounds} rounds of {UNARY_BATCH} unary calls, "
+            f"and of {rounds} rounds of one {STREAM_MESSAGES}-message stream."
         )
-        _print("sync (grpc.intercept_channel)", _sync_rates(port))
-        _print("grpc.aio", asyncio.run(_aio_rates(port)))
+        _print("sync", _sync_results(port, rounds))
+        _print("grpc.aio", asyncio.run(_aio_results(port, rounds)))
     finally:
         server.terminate()
         server.join(10)

@@ -6,16 +6,23 @@ server that verifies every signature (`lattice_client.testing.verify_signature`)
 - ``lattice_client.aws_lambda``: ``aws_lambda.client().get(url)`` with
   Lambda's credentials in the environment;
 - baseline: botocore's ``SigV4Auth`` signing an ``AWSRequest``, sent with
-  ``httpx.get``, the usual hand-made recipe.
+  ``httpx.get``, the usual hand-made recipe;
+- floor: ``httpx.get`` alone, unsigned (answered 403): importing httpx,
+  building its client (its TLS context: certifi's CA bundle) and one
+  request. No signer that sends with httpx's default client can go below it.
 
 Measured inside the child, from before the first import to the response:
 the part of a cold start the library decides (interpreter start-up is the
-same for both and reported apart, as is the whole process). Twice: as on
+same for all and reported apart, as is the whole process). Twice: as on
 Lambda (``python -I -S`` with only the unpacked layer, built here with
 botocore so that the baseline finds it, as it would in Lambda's runtime), and
 in this virtualenv, whose extra packages (click, pygments, h2) httpx and
-httpcore import when present. Then reports the layer's sizes. Target:
-lattice_client at most 0.6 of the baseline. Needs PyPI for the layer build.
+httpcore import when present. Every child reads bytecode from one cache
+(``-X pycache_prefix``) filled by an unmeasured first run, so that no variant
+compiles source when another does not (PYTHONDONTWRITEBYTECODE would leave
+this source tree uncompiled while site-packages is). Then reports the
+layer's sizes. Target: lattice_client at most 0.6 of the baseline. Needs
+PyPI for the layer build.
 
     .venv/bin/python benchmarks/lambda_cold_start.py [--runs 15]
 """
@@ -85,6 +92,17 @@ assert response.status_code == 200, response.text
 print(json.dumps({{"seconds": elapsed, "botocore": "botocore" in sys.modules}}))
 """
 
+FLOOR = """
+import time
+started = time.perf_counter()
+import httpx
+response = httpx.get("http://{authority}/floor")
+elapsed = time.perf_counter() - started
+import json, sys
+assert response.status_code == 403, response.text  # unsigned, so refused
+print(json.dumps({{"seconds": elapsed, "botocore": "botocore" in sys.modules}}))
+"""
+
 EMPTY = "pass"
 
 
@@ -108,13 +126,16 @@ class _Verifying(BaseHTTPRequestHandler):
         """Quiet."""
 
 
-def run_child(code: str, env: dict[str, str], isolated_path: str | None) -> tuple[float, float]:
+def run_child(
+    code: str, env: dict[str, str], isolated_path: str | None, pycache: str
+) -> tuple[float, float]:
     """(seconds measured inside the child, wall seconds of the whole process).
 
     With ``isolated_path``, the child runs as on Lambda: ``python -I -S`` with
     only that folder (an unpacked layer) and the standard library importable.
+    Bytecode is read from and written to ``pycache``.
     """
-    command = [sys.executable]
+    command = [sys.executable, "-X", f"pycache_prefix={pycache}"]
     if isolated_path is not None:
         command += ["-I", "-S"]
         code = f"import sys; sys.path.insert(0, {isolated_path!r})\n{code}"
@@ -132,16 +153,20 @@ def run_child(code: str, env: dict[str, str], isolated_path: str | None) -> tupl
 
 
 def measure(
-    variants: dict[str, str], env: dict[str, str], runs: int, isolated_path: str | None
+    variants: dict[str, str],
+    env: dict[str, str],
+    runs: int,
+    isolated_path: str | None,
+    pycache: str,
 ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Per variant: the in-child times and the whole-process times of ``runs`` fresh children."""
     inside: dict[str, list[float]] = {name: [] for name in variants}
     wall: dict[str, list[float]] = {name: [] for name in variants}
-    for code in variants.values():  # warm the file cache once, not measured
-        run_child(code, env, isolated_path)
+    for code in variants.values():  # warm the file and bytecode caches once, not measured
+        run_child(code, env, isolated_path, pycache)
     for _ in range(runs):
         for name, code in variants.items():  # alternate, so drift hits all alike
-            seconds, process = run_child(code, env, isolated_path)
+            seconds, process = run_child(code, env, isolated_path, pycache)
             inside[name].append(seconds)
             wall[name].append(process)
     return inside, wall
@@ -162,14 +187,19 @@ def report(title: str, inside: dict[str, list[float]], wall: dict[str, list[floa
     ratio = statistics.median(inside[OURS_NAME]) / statistics.median(inside[BASE_NAME])
     best_ratio = min(inside[OURS_NAME]) / min(inside[BASE_NAME])
     wall_ratio = statistics.median(wall[OURS_NAME]) / statistics.median(wall[BASE_NAME])
+    floor = statistics.median(inside[FLOOR_NAME]) / statistics.median(inside[BASE_NAME])
     verdict = "meets" if ratio <= 0.6 else "MISSES"
     print(f"  ratio, import + 1st request: {ratio:.2f} of the baseline ({verdict} the 0.6 target)")
     print(f"  ratio, best of each:         {best_ratio:.2f}")
     print(f"  ratio, whole process:        {wall_ratio:.2f} of the baseline")
+    print(f"  floor (httpx alone):         {floor:.2f} of the baseline")
+    ours_over_floor = statistics.median(inside[OURS_NAME]) - statistics.median(inside[FLOOR_NAME])
+    print(f"  lattice_client over floor:   {ours_over_floor * 1e3:+.1f} ms")
 
 
 OURS_NAME = "lattice_client.aws_lambda"
 BASE_NAME = "botocore SigV4Auth + httpx"
+FLOOR_NAME = "floor: httpx alone, unsigned"
 EMPTY_NAME = "empty interpreter"
 
 
@@ -191,8 +221,11 @@ def main() -> None:
     variants = {
         OURS_NAME: textwrap.dedent(OURS).format(authority=authority),
         BASE_NAME: textwrap.dedent(BASELINE).format(authority=authority),
+        FLOOR_NAME: textwrap.dedent(FLOOR).format(authority=authority),
         EMPTY_NAME: EMPTY,
     }
+    # The venv's own environment, but with bytecode written (to the shared cache).
+    venv_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     print(
         f"Cold start, {args.runs} fresh interpreters per variant, Python {sys.version.split()[0]}"
     )
@@ -216,11 +249,15 @@ def main() -> None:
             unpacked = Path(scratch) / "opt"
             with zipfile.ZipFile(layers[True].path) as archive:
                 archive.extractall(unpacked)
-            inside, wall = measure(variants, env, args.runs, str(unpacked / "python"))
+            inside, wall = measure(
+                variants, env, args.runs, str(unpacked / "python"), f"{scratch}/pyc-layer"
+            )
             report(
                 "As on Lambda (python -I -S, only the unpacked layer on sys.path):", inside, wall
             )
-        inside, wall = measure(variants, {**os.environ, **env}, args.runs, None)
+        inside, wall = measure(
+            variants, {**venv_env, **env}, args.runs, None, f"{scratch}/pyc-venv"
+        )
         report(
             "In this virtualenv (its extra packages, e.g. click and h2, load too):", inside, wall
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
-from ._api import sign
 from ._credentials import Credentials, CredentialsProvider, CredentialsSource
 from ._exceptions import (
     AccessDeniedError,
@@ -29,26 +28,32 @@ from ._exceptions import (
     SignatureExpiredError,
     SigningError,
 )
-from ._identity import LatticeHeaders, LatticeIdentity, parse_lattice_headers
 
 if _TYPE_CHECKING:
     from ._answers import error_from_response
+    from ._api import sign
     from ._client import AsyncClient, Client
+    from ._identity import LatticeHeaders, LatticeIdentity, parse_lattice_headers
     from ._responses import araise_for_status, raise_for_status
     from ._transports import AsyncLatticeTransport, LatticeTransport
 
 __version__ = "0.1.0.dev0"
 
 # httpx costs more import time than the rest of the package (Lambda cold starts):
-# the httpx integration, and the parser of Lattice's answers, load on first use.
+# the httpx integration, the parser of Lattice's answers, the identity headers a
+# target reads and `sign` (the transports call the signer directly) load on first use.
 _LAZY = {
     "AsyncClient": "._client",
     "AsyncLatticeTransport": "._transports",
     "Client": "._client",
+    "LatticeHeaders": "._identity",
+    "LatticeIdentity": "._identity",
     "LatticeTransport": "._transports",
     "araise_for_status": "._responses",
     "error_from_response": "._answers",
+    "parse_lattice_headers": "._identity",
     "raise_for_status": "._responses",
+    "sign": "._api",
 }
 
 

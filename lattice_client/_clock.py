@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import TYPE_CHECKING
 
 from ._exceptions import ConfigurationError, SignatureExpiredError
@@ -53,8 +54,9 @@ MAX_OFFSET = timedelta(minutes=15)
 _UTC = timezone.utc
 
 
-def _utcnow() -> datetime:
-    return datetime.now(_UTC)
+# The system clock, UTC; a partial rather than a function: one Python call fewer
+# per signed request.
+_utcnow: Callable[[], datetime] = partial(datetime.now, _UTC)
 
 
 class ClockSkew:

@@ -32,8 +32,8 @@ both catch it.
 The optional subpackages hang their errors on the same tree:
 
     lattice_client.aws_lambda  InvalidEventError and InvalidResponseError (also
-                               ValueError), DeadlineExceededError (also TimeoutError),
-                               LayerBuildError: each a direct LatticeError
+                               ValueError), DeadlineExceededError (also TimeoutError)
+                               and LayerBuildError, each directly under the root
     lattice_client.grpc        LatticeRpcError and its per-class flavours: each is the
                                response error above (AccessDeniedError...) and also
                                grpc.RpcError (grpc.aio.AioRpcError in grpc.aio)

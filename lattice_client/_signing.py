@@ -53,6 +53,16 @@ _last_amz_date: tuple[int, str] = (-1, "")
 # repeat from request to request, so each is classified and validated once (bounded).
 _HEADER_NAME_CACHE_SIZE = 512
 _header_names: dict[str, str | None] = {}
+# Methods that need no check against _TOKEN.
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Requests repeat their header fields, paths and queries: each is canonicalised
+# once, then looked up (bounded like the caches above; cleared when full). The
+# header blocks are keyed by the fields and the session token, which stay in
+# this process's memory only, as the credentials themselves do.
+_CANONICAL_CACHE_SIZE = 256
+_header_blocks: dict[tuple[object, ...], tuple[str, str, str]] = {}
+_paths: dict[tuple[str, bool], str] = {}
+_queries: dict[str, str] = {}
 # A query made only of unreserved characters, one "=" at most per parameter, needs
 # no decoding or re-encoding: only sorting.
 _PLAIN_PARAMETER = r"[A-Za-z0-9\-._~]*(?:=[A-Za-z0-9\-._~]*)?"
@@ -271,7 +281,7 @@ def sign_request(
     ``content_sha256_header`` exist for AWS's conformance vectors; Lattice needs
     the defaults.
     """
-    if not _TOKEN.fullmatch(method):
+    if method not in _KNOWN_METHODS and not _TOKEN.fullmatch(method):
         raise SigningError(f"{method!r} is not a valid HTTP method")
     if not authority:
         raise SigningError("the request has no host; use an absolute URL such as https://host/path")
@@ -286,31 +296,52 @@ def sign_request(
     added = {"x-amz-date": timestamp}
     if content_sha256_header:
         added["x-amz-content-sha256"] = payload_hash
-    if credentials.session_token is not None:
-        added["x-amz-security-token"] = credentials.session_token
+    token = credentials.session_token
+    if token is not None:
+        added["x-amz-security-token"] = token
     if sigv4a:
         added["x-amz-region-set"] = region_set
 
-    signed: dict[str, str] = {}
-    for name, value in headers:
-        lname = _header_names.get(name, "")
-        if lname == "":
-            lname = _classify_header(name)
-        if lname is None:
-            continue
-        value = canonical_header_value(name, value)
-        previous = signed.get(lname)
-        signed[lname] = value if previous is None else f"{previous},{value}"
-    if "host" not in signed:
-        signed["host"] = authority
-    signed.update(added)
+    # Everything in the canonical request but x-amz-date is the same from one
+    # request to the next when the fields are: the canonical headers are kept
+    # as the text before and after that one value.
+    fields = headers if isinstance(headers, tuple) else tuple(headers)
+    key = (
+        fields,
+        authority,
+        token,
+        payload_hash if content_sha256_header else None,
+        region_set if sigv4a else None,
+    )
+    cacheable = True
+    try:
+        block = _header_blocks.get(key)
+    except TypeError:  # a field that cannot be hashed (a list, say)
+        block, cacheable = None, False
+    if block is None:
+        block = _canonical_headers(fields, authority, added)
+        if cacheable:
+            if len(_header_blocks) >= _CANONICAL_CACHE_SIZE:
+                _header_blocks.clear()
+            _header_blocks[key] = block
+    before_date, after_date, signed_headers = block
 
-    names = sorted(signed)
-    signed_headers = ";".join(names)
-    canonical_headers = "".join([f"{name}:{signed[name]}\n" for name in names])
+    paths = (path, double_encode_path)
+    canonical_uri = _paths.get(paths)
+    if canonical_uri is None:
+        canonical_uri = canonical_path(path, double_encode=double_encode_path)
+        if len(_paths) >= _CANONICAL_CACHE_SIZE:
+            _paths.clear()
+        _paths[paths] = canonical_uri
+    canonical_query_string = _queries.get(query)
+    if canonical_query_string is None:
+        canonical_query_string = canonical_query(query)
+        if len(_queries) >= _CANONICAL_CACHE_SIZE:
+            _queries.clear()
+        _queries[query] = canonical_query_string
     canonical_request = (
-        f"{method}\n{canonical_path(path, double_encode=double_encode_path)}\n"
-        f"{canonical_query(query)}\n{canonical_headers}\n{signed_headers}\n{payload_hash}"
+        f"{method}\n{canonical_uri}\n{canonical_query_string}\n"
+        f"{before_date}{timestamp}{after_date}\n{payload_hash}"
     )
     digest = hashlib.sha256(canonical_request.encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -335,6 +366,38 @@ def sign_request(
     if logger.isEnabledFor(logging.DEBUG):
         _log_steps(canonical_request, string_to_sign, credentials)
     return SignedRequest(added, canonical_request, string_to_sign)
+
+
+def _canonical_headers(
+    fields: Iterable[tuple[str, str]], authority: str, added: dict[str, str]
+) -> tuple[str, str, str]:
+    """The canonical headers split around x-amz-date's value, and the SignedHeaders list.
+
+    ``fields`` are the caller's; ``added`` the signer's own, x-amz-date included.
+    Refuses a field HTTP cannot carry.
+    """
+    signed: dict[str, str] = {}
+    for name, value in fields:
+        lname = _header_names.get(name, "")
+        if lname == "":
+            lname = _classify_header(name)
+        if lname is None:
+            continue
+        value = canonical_header_value(name, value)
+        previous = signed.get(lname)
+        signed[lname] = value if previous is None else f"{previous},{value}"
+    if "host" not in signed:
+        signed["host"] = authority
+    signed.update(added)
+    names = sorted(signed)
+    lines = [f"{name}:{signed[name]}\n" for name in names]
+    at = names.index("x-amz-date")
+    signed_headers = ";".join(names)
+    return (
+        "".join(lines[:at]) + "x-amz-date:",
+        "\n" + "".join(lines[at + 1 :]) + "\n" + signed_headers,
+        signed_headers,
+    )
 
 
 def redact(text: str, credentials: Credentials) -> str:

@@ -43,8 +43,13 @@ _HOST = re.compile(r"(?:\*|(?:\*\.)?[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?|\[[0-9a-f:.
 # Headers this library sets on a signed request; stripped before every signing
 # so that a redirected or re-sent request never carries a previous hop's values.
 _SIGNATURE_HEADERS = frozenset(name.encode() for name in ("authorization", *SIGNER_HEADERS))
-# Bound on the per-host decision caches; a client talks to few hosts.
+# Bound on the per-host and per-fields caches; a client talks to few hosts.
 _CACHE_SIZE = 256
+
+# A request's header fields as str (decoded as sent) and its Host field's value, if any.
+_Fields = tuple[tuple[tuple[str, str], ...], str | None]
+# The same with the Host value the server will see: the field's, else the URL's.
+_Prepared = tuple[tuple[tuple[str, str], ...], str]
 
 
 class _SigningCore:
@@ -57,6 +62,7 @@ class _SigningCore:
     __slots__ = (
         "_allowed",
         "_exact_hosts",
+        "_fields",
         "_regions",
         "_sign_any_host",
         "_wildcard_suffixes",
@@ -119,6 +125,8 @@ class _SigningCore:
         self._allowed: dict[bytes, bool] = {}
         # Host header -> region to sign with
         self._regions: dict[str, str] = {}
+        # Raw header fields (without any to strip) -> the same as str, and the Host value
+        self._fields: dict[tuple[tuple[bytes, bytes], ...], _Fields] = {}
 
     def allow_host(self, netloc: str) -> None:
         """Also sign requests to ``netloc`` (``host`` or ``host:port``)."""
@@ -132,8 +140,8 @@ class _SigningCore:
         region = "SigV4A " + repr(self.region_set) if self.sigv4a else repr(self.region)
         return f"service={self.service!r} region={region}"
 
-    def strip(self, request: httpx.Request) -> bool:
-        """Remove any previous signature; return True when this request may be signed.
+    def prepare(self, request: httpx.Request) -> _Prepared | None:
+        """Remove any previous signature; return the fields to sign, or None when it may not be.
 
         A request to a host that may not be signed also loses every ``x-amz-*``
         header, whoever set it: nothing AWS-specific leaves for a foreign host.
@@ -145,20 +153,51 @@ class _SigningCore:
             if len(self._allowed) >= _CACHE_SIZE:
                 self._allowed.clear()
             self._allowed[netloc] = allowed
-        # One pass over the raw headers; deleting (rare: a redirect or a re-send) costs more.
+        # A client sends the same fields again and again (only Host and the
+        # body's change, if that): look them up rather than scan and decode them.
+        raw = tuple(request.headers.raw)
+        fields = self._fields.get(raw)
+        if fields is None:
+            fields = self._read_fields(request, raw, allowed)
+        if not allowed:
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("not signing a request to %s: not a signing host", request.url.host)
+            return None
+        header_fields, host = fields
+        if host is None:  # no Host field: the server sees the URL's
+            host = netloc.decode("ascii")
+        return header_fields, host
+
+    def _read_fields(
+        self, request: httpx.Request, raw: tuple[tuple[bytes, bytes], ...], allowed: bool
+    ) -> _Fields:
+        """Strip ``request``'s stale headers; its fields as str, and its Host value if any."""
         stale = [
             name
-            for name in [key.lower() for key, _ in request.headers.raw]
+            for name in [key.lower() for key, _ in raw]
             if name == b"authorization" or name.startswith(b"x-amz-")
         ]
         if stale:
+            # Rare (a redirect, a re-send, x-amz-* set by the caller): not cached.
             headers = request.headers
             for name in stale:
                 if not allowed or name in _SIGNATURE_HEADERS:
                     headers.pop(name.decode("ascii"), None)
-        if not allowed and logger.isEnabledFor(logging.DEBUG):
-            logger.debug("not signing a request to %s: not a signing host", request.url.host)
-        return allowed
+            raw = tuple(headers.raw)
+        # The bytes as sent, as str that encode back to exactly those bytes (the signer
+        # encodes with surrogateescape): httpx's own decoding may guess latin-1.
+        decoded = tuple(
+            [
+                (name.decode("latin-1"), value.decode("utf-8", "surrogateescape"))
+                for name, value in raw
+            ]
+        )
+        fields = decoded, next((value for key, value in decoded if key.lower() == "host"), None)
+        if not stale:
+            if len(self._fields) >= _CACHE_SIZE:
+                self._fields.clear()
+            self._fields[raw] = fields
+        return fields
 
     def region_for(self, host_header: str) -> str:
         """The region to sign for: the generated name's, else the configured one."""
@@ -180,24 +219,21 @@ class _SigningCore:
         self._regions[host_header] = region
         return region
 
-    def sign(self, request: httpx.Request, credentials: Credentials, now: datetime) -> None:
-        """Add the signature headers for ``request`` as httpx will send it, at ``now``."""
-        # The bytes as sent, as str that encode back to exactly those bytes (the signer
-        # encodes with surrogateescape): httpx's own decoding may guess latin-1.
-        fields = [
-            (key.decode("latin-1"), value.decode("utf-8", "surrogateescape"))
-            for key, value in request.headers.raw
-        ]
-        host = next((value for key, value in fields if key.lower() == "host"), None)
-        if host is None:
-            host = request.url.netloc.decode("ascii")
+    def sign(
+        self, request: httpx.Request, prepared: _Prepared, credentials: Credentials, now: datetime
+    ) -> None:
+        """Add the signature headers for ``request`` as httpx will send it, at ``now``.
+
+        ``prepared`` is what `prepare` returned for it: its fields and Host value.
+        """
+        header_fields, host = prepared
         path, _, query = request.url.raw_path.decode("ascii").partition("?")
         signed = sign_request(
             request.method,
             host,
             path,
             query,
-            fields,
+            header_fields,
             credentials=credentials,
             region=self.region_for(host),
             service=self.service,
@@ -345,25 +381,29 @@ class LatticeTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Sign ``request`` if its host may be signed; send it through the inner transport."""
-        clock = self._core.clock
-        signed = self._core.strip(request)
-        if signed:
-            self._sign(request, clock.now())
+        core = self._core
+        prepared = core.prepare(request)
+        if prepared is not None:
+            self._sign(request, prepared)
         response = self._transport.handle_request(request)
         # Only a 4xx can be Lattice refusing our clock; one re-send at most.
         if (
-            signed
+            prepared is not None
             and 400 <= response.status_code < 500
-            and resend_for_skew(request, response, clock)
+            and resend_for_skew(request, response, core.clock)
         ):
-            self._sign(request, clock.now())
+            prepared = core.prepare(request)  # without the signature just sent
+            if prepared is not None:
+                self._sign(request, prepared)
             response = self._transport.handle_request(request)
         return response
 
-    def _sign(self, request: httpx.Request, now: datetime) -> None:
-        source = self._core.source
+    def _sign(self, request: httpx.Request, prepared: _Prepared) -> None:
+        core = self._core
+        now = core.clock.now()
+        source = core.source
         credentials = source.peek(now) or source.get(now)
-        self._core.sign(request, credentials, now)
+        core.sign(request, prepared, credentials, now)
 
     def close(self) -> None:
         """Close the inner transport."""
@@ -490,26 +530,31 @@ class AsyncLatticeTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Sign ``request`` if its host may be signed; send it through the inner transport."""
-        clock = self._core.clock
-        signed = self._core.strip(request)
-        if signed:
-            await self._sign(request, clock.now())
+        core = self._core
+        prepared = core.prepare(request)
+        if prepared is not None:
+            # As _sign does, without a coroutine per request: only a refresh awaits.
+            now = core.clock.now()
+            credentials = core.source.peek(now) or await self._refresh.get(now)
+            core.sign(request, prepared, credentials, now)
         response = await self._transport.handle_async_request(request)
         # Only a 4xx can be Lattice refusing our clock; one re-send at most.
         if (
-            signed
+            prepared is not None
             and 400 <= response.status_code < 500
-            and await aresend_for_skew(request, response, clock)
+            and await aresend_for_skew(request, response, core.clock)
         ):
-            await self._sign(request, clock.now())
+            prepared = core.prepare(request)  # without the signature just sent
+            if prepared is not None:
+                await self._sign(request, prepared)
             response = await self._transport.handle_async_request(request)
         return response
 
-    async def _sign(self, request: httpx.Request, now: datetime) -> None:
-        credentials = self._core.source.peek(now)
-        if credentials is None:  # only a refresh awaits
-            credentials = await self._refresh.get(now)
-        self._core.sign(request, credentials, now)
+    async def _sign(self, request: httpx.Request, prepared: _Prepared) -> None:
+        core = self._core
+        now = core.clock.now()
+        credentials = core.source.peek(now) or await self._refresh.get(now)
+        core.sign(request, prepared, credentials, now)
 
     async def aclose(self) -> None:
         """Close the inner transport."""

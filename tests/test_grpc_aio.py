@@ -243,3 +243,133 @@ async def test_credential_refresh_runs_off_the_loop_once_for_concurrent_calls(ec
     assert SlowProvider.threads[0] != loop_thread
     assert len(echo.tap.calls) == 20
     assert all(call.check.ok for call in echo.tap.calls)
+
+
+class GatedProvider:
+    """A credentials provider that blocks until released, recording the threads that ask it."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.release = threading.Event()
+        self.threads: list[int] = []
+        self._error = error
+
+    def get_credentials(self) -> lattice_client.Credentials:
+        self.threads.append(threading.get_ident())
+        self.release.wait(10)
+        if self._error is not None:
+            raise self._error
+        return lattice_client.Credentials(
+            CREDENTIALS.access_key_id,
+            CREDENTIALS.secret_access_key,
+            CREDENTIALS.session_token,
+            datetime.now(timezone.utc) + timedelta(hours=1),
+        )
+
+
+async def test_calls_of_every_kind_made_during_a_refresh_start_once_signed(echo: Echo) -> None:
+    """Calls of all four kinds made while credentials are fetched wait off the loop, then run."""
+    provider = GatedProvider()
+    async with lattice_client.grpc.aio.insecure_channel(
+        f"127.0.0.1:{echo.tap.port}", authority=AUTHORITY, aws_credentials=provider
+    ) as channel:
+        stub = pb2_grpc.EchoStub(channel)
+        say = stub.Say(pb2.EchoRequest(text="a"), timeout=30, metadata=[("x-request-id", "r1")])
+        repeat = stub.Repeat(pb2.EchoRequest(count=3))
+        count = stub.Count()
+        chat = stub.Chat(_requests(2))
+
+        async def write_two() -> None:
+            await count.write(pb2.EchoRequest(count=0))
+            await count.write(pb2.EchoRequest(count=1))
+            await count.done_writing()
+
+        writes = asyncio.ensure_future(write_two())
+        # The loop is free while the provider blocks: this sleep completes.
+        await asyncio.sleep(0.05)
+        assert not any(call.done() for call in (say, repeat, count, chat))
+        # The deadline starts with the call: all of the timeout remains meanwhile.
+        assert say.time_remaining() == 30
+        provider.release.set()
+
+        assert (await say).text == "a"
+        assert [r.count async for r in repeat] == [0, 1, 2]
+        await writes
+        assert (await count).count == 2
+        assert [r.count async for r in chat] == [0, 1]
+        for call in (say, repeat, count, chat):
+            assert await call.code() == grpc.StatusCode.OK
+        remaining = say.time_remaining()
+        assert remaining is None or remaining < 30
+
+    assert len(provider.threads) == 1
+    assert provider.threads[0] != threading.get_ident()
+    assert dict(echo.seen.metadata)["Say"]["x-request-id"] == "r1"
+    assert len(echo.tap.calls) == 4
+    assert all(call.check.ok for call in echo.tap.calls)
+
+
+async def test_a_call_cancelled_while_credentials_are_fetched_never_starts(echo: Echo) -> None:
+    """cancel() before the call is signed ends it as CANCELLED and nothing reaches the service."""
+    provider = GatedProvider()
+    async with lattice_client.grpc.aio.insecure_channel(
+        f"127.0.0.1:{echo.tap.port}", authority=AUTHORITY, aws_credentials=provider
+    ) as channel:
+        stub = pb2_grpc.EchoStub(channel)
+        call = stub.Say(pb2.EchoRequest(text="never"))
+        finished = asyncio.get_running_loop().create_future()
+        call.add_done_callback(finished.set_result)
+        await asyncio.sleep(0.05)
+
+        assert call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert call.cancelled()
+        assert call.done()
+        assert await call.code() == grpc.StatusCode.CANCELLED
+        assert await asyncio.wait_for(finished, 10) is call
+
+        provider.release.set()
+        assert (await stub.Say(pb2.EchoRequest(text="after"))).text == "after"
+
+    assert [text for text, _ in echo.seen.metadata] == ["Say"]
+    assert len(echo.tap.calls) == 1
+
+
+async def test_a_failed_credentials_fetch_is_raised_by_the_call(echo: Echo) -> None:
+    """When the provider fails, awaiting the call raises the typed error; nothing is sent."""
+    provider = GatedProvider(error=RuntimeError("the provider is down"))
+    provider.release.set()
+    async with lattice_client.grpc.aio.insecure_channel(
+        f"127.0.0.1:{echo.tap.port}", authority=AUTHORITY, aws_credentials=provider
+    ) as channel:
+        stub = pb2_grpc.EchoStub(channel)
+        call = stub.Say(pb2.EchoRequest(text="x"))
+        with pytest.raises(lattice_client.CredentialsRefreshError):
+            await call
+        assert call.done()
+        with pytest.raises(lattice_client.CredentialsRefreshError):
+            [_ async for _ in stub.Repeat(pb2.EchoRequest(count=1))]
+
+    assert echo.tap.calls == []
+
+
+async def test_done_callbacks_get_the_call_they_were_added_to(echo: Echo) -> None:
+    """add_done_callback hands back the very call object the stub returned, as grpc.aio does."""
+    for call in (echo.stub.Say(pb2.EchoRequest(text="a")), echo.stub.Count(_requests(2))):
+        finished = asyncio.get_running_loop().create_future()
+        call.add_done_callback(finished.set_result)
+        await call
+        assert await asyncio.wait_for(finished, 10) is call
+
+
+async def test_the_channel_helper_gives_a_grpc_aio_channel(echo: Echo) -> None:
+    """The helper's channel is a grpc.aio.Channel that reports its state and closes."""
+    assert isinstance(echo.channel, grpc.aio.Channel)
+    await echo.channel.channel_ready()
+    assert echo.channel.get_state() is grpc.ChannelConnectivity.READY
+    text = repr(echo.channel)
+    assert AUTHORITY in text
+    assert CREDENTIALS.secret_access_key not in text
+    await echo.channel.close()
+    with pytest.raises(grpc.aio.UsageError):
+        await echo.stub.Say(pb2.EchoRequest(text="closed"))

@@ -106,16 +106,34 @@ def test_sync_refusals_are_typed_for_every_call_kind(
         assert request["authorization"].startswith("AWS4-HMAC-SHA256 ")
 
 
+def _aio_helper_channel(port: int) -> grpc.aio.Channel:
+    return lattice_client.grpc.aio.insecure_channel(
+        f"127.0.0.1:{port}", authority=AUTHORITY, aws_credentials=CREDENTIALS
+    )
+
+
+def _aio_intercepted_channel(port: int) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(
+        f"127.0.0.1:{port}",
+        options=[("grpc.default_authority", AUTHORITY)],
+        interceptors=lattice_client.grpc.aio.signing_interceptors(
+            AUTHORITY, credentials=CREDENTIALS
+        ),
+    )
+
+
 @pytest.mark.anyio
+@pytest.mark.parametrize("make_channel", [_aio_helper_channel, _aio_intercepted_channel])
 @pytest.mark.parametrize(("status", "cls", "code"), REFUSALS)
 async def test_aio_refusals_are_typed_for_every_call_kind(
-    status: int, cls: type[Exception], code: grpc.StatusCode
+    make_channel: Callable[[int], grpc.aio.Channel],
+    status: int,
+    cls: type[Exception],
+    code: grpc.StatusCode,
 ) -> None:
     """grpc.aio calls of each kind raise the typed refusal, which is also an AioRpcError."""
     with refusing_server(status) as server:
-        async with lattice_client.grpc.aio.insecure_channel(
-            f"127.0.0.1:{server.port}", authority=AUTHORITY, aws_credentials=CREDENTIALS
-        ) as channel:
+        async with make_channel(server.port) as channel:
             stub = pb2_grpc.EchoStub(channel)
             errors: list[BaseException] = []
             with pytest.raises(cls) as unary:
@@ -124,6 +142,9 @@ async def test_aio_refusals_are_typed_for_every_call_kind(
             with pytest.raises(cls) as server_stream:
                 [_ async for _ in stub.Repeat(pb2.EchoRequest(count=1))]
             errors.append(server_stream.value)
+            with pytest.raises(cls) as read:
+                await stub.Repeat(pb2.EchoRequest(count=1)).read()
+            errors.append(read.value)
             with pytest.raises(cls) as client_stream:
                 await stub.Count(_arequests())
             errors.append(client_stream.value)

@@ -57,7 +57,11 @@ def test_layout_and_contents(layer: LayerBuild) -> None:
     assert "python/lattice_client/aws_lambda/__init__.py" in names
     assert "python/httpx/__init__.py" in names
     assert not any(name.startswith(("python/botocore/", "python/bin/")) for name in names)
-    assert not any("__pycache__" in name for name in names)
+    # Lambda's /opt is read-only: without shipped bytecode every cold start recompiles.
+    tag = sys.implementation.cache_tag
+    assert layer.bytecode
+    assert f"python/lattice_client/__pycache__/_signing.{tag}.pyc" in names
+    assert f"python/httpx/__pycache__/_client.{tag}.pyc" in names
     assert layer.unpacked_bytes == unpacked
     assert layer.zip_bytes == layer.path.stat().st_size
     assert any(d.startswith("lattice_client-") for d in layer.distributions)
@@ -95,6 +99,7 @@ def test_handler_runs_from_the_unpacked_layer_alone(
             print(json.dumps({{
                 "response": response,
                 "modules": [lattice_client.__file__, httpx.__file__],
+                "bytecode": __import__("os").path.exists(lattice_client.__cached__),
                 "botocore": "botocore" in sys.modules,
                 "site": any("site-packages" in p for p in sys.path),
             }}))
@@ -125,6 +130,14 @@ def test_handler_runs_from_the_unpacked_layer_alone(
     assert all(path.startswith(str(opt)) for path in report["modules"]), report["modules"]
     assert report["botocore"] is False
     assert report["site"] is False
+    assert report["bytecode"] is True
+
+
+def test_bytecode_for_another_python_is_refused(tmp_path: Path) -> None:
+    """Only the target's own Python can compile its bytecode; asking otherwise is an error."""
+    other = "3.12" if sys.version_info[:2] != (3, 12) else "3.13"
+    with pytest.raises(ConfigurationError, match="bytecode for Python"):
+        build_layer(tmp_path / "layer.zip", python=other, bytecode=True)
 
 
 @pytest.mark.parametrize(

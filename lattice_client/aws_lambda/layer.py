@@ -15,14 +15,23 @@ botocore, and lattice-client imports botocore only to resolve credentials that
 are not in the environment (SnapStart's container credentials, profiles) or to
 use a botocore session you pass. Leaving it out saves most of the layer's
 size. ``--with-botocore`` puts it in, to pin its version.
+
+Bytecode: Lambda unpacks layers into the read-only ``/opt``, where Python
+cannot cache what it compiles, so a layer without ``.pyc`` files recompiles
+every module on every cold start. When the Python running the build is the
+target's version, the layer carries bytecode (``unchecked-hash`` pycs: valid
+whatever the timestamps in the zip); for another version it cannot be made
+here, and the command says so.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import email.parser
 import importlib.util
 import os
+import py_compile
 import re
 import shutil
 import subprocess
@@ -62,6 +71,7 @@ class LayerBuild:
     architecture: str
     with_botocore: bool
     distributions: tuple[str, ...]
+    bytecode: bool
 
 
 def build_layer(
@@ -72,15 +82,26 @@ def build_layer(
     with_botocore: bool = False,
     source: str | os.PathLike[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    bytecode: bool | None = None,
 ) -> LayerBuild:
     """Build the layer zip at ``output`` for Lambda's ``python`` ("3.12") and ``architecture``.
 
     ``source`` is what to package as lattice-client: a project directory, a
     wheel file, or a requirement such as ``"lattice-client==1.0"``; by default
     the source tree this module runs from if there is one, else this version
-    from the package index. ``cache_dir`` is pip's download cache.
+    from the package index. ``cache_dir`` is pip's download cache. ``bytecode``
+    (default: when this Python is ``python``) precompiles the modules, which
+    Lambda cannot cache itself; True with another version is an error.
     """
     version = _python_version(python)
+    this_python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if bytecode is None:
+        bytecode = version == this_python
+    elif bytecode and version != this_python:
+        raise ConfigurationError(
+            f"bytecode for Python {version} can only be compiled by Python {version}; "
+            f"this is {this_python}: run the build with Python {version} or without bytecode"
+        )
     arch = _architecture(architecture)
     out = Path(output)
     with tempfile.TemporaryDirectory(prefix="lattice-layer-") as scratch:
@@ -132,6 +153,13 @@ def build_layer(
         shutil.rmtree(target / "bin", ignore_errors=True)
         for cache in sorted(target.rglob("__pycache__"), reverse=True):
             shutil.rmtree(cache)
+        if bytecode and not compileall.compile_dir(
+            target,
+            quiet=2,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+            workers=1,
+        ):
+            raise LayerBuildError("compiling the layer's modules to bytecode failed")
         unpacked = _write_zip(work, target, out)
         distributions = tuple(
             sorted(p.name.removesuffix(".dist-info") for p in target.glob("*.dist-info"))
@@ -144,6 +172,7 @@ def build_layer(
         architecture=arch,
         with_botocore=with_botocore,
         distributions=distributions,
+        bytecode=bytecode,
     )
 
 
@@ -173,6 +202,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--source", help="a project directory, a wheel, or a requirement to package"
     )
+    parser.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="leave out precompiled .pyc files (included by default when this Python "
+        "is the target's version: Lambda cannot cache bytecode in /opt)",
+    )
     args = parser.parse_args(argv)
     arch = _architecture(args.arch)
     output = args.output or f"lattice-client-layer-py{args.python}-{arch}.zip"
@@ -183,6 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             architecture=arch,
             with_botocore=args.with_botocore,
             source=args.source,
+            bytecode=False if args.no_bytecode else None,
         )
     except LatticeError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -191,6 +227,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  zip:      {built.zip_bytes / 1e6:.2f} MB ({built.zip_bytes} bytes)")
     print(f"  unpacked: {built.unpacked_bytes / 1e6:.2f} MB ({built.unpacked_bytes} bytes)")
     print(f"  contents: {', '.join(built.distributions)}")
+    if not built.bytecode and not args.no_bytecode:
+        print(
+            f"  bytecode: not included: only Python {built.python} can compile it, and Lambda "
+            "recompiles every module on each cold start without it",
+            file=sys.stderr,
+        )
     return 0
 
 

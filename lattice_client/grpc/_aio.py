@@ -7,110 +7,45 @@ object implementing all four kinds would be registered for unary-unary only
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Generator, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import Any
 
-import grpc
 import grpc.aio
 
-from ._errors import map_error, mapped_await
+from ._aio_calls import StreamStreamCall, StreamUnaryCall, UnaryStreamCall, UnaryUnaryCall
 from ._signer import CallSigner
 
+_Continuation = Callable[[grpc.aio.ClientCallDetails, Any], Awaitable[Any]]
 
-async def _signed(
+
+def _signed_now(
     signer: CallSigner, details: grpc.aio.ClientCallDetails
-) -> tuple[grpc.aio.ClientCallDetails, str]:
-    """The call details with the signed metadata, and the method path that was signed."""
+) -> tuple[grpc.aio.ClientCallDetails | None, str]:
+    """The call details with signed metadata, None if that needs I/O; and the method path."""
     method: str | bytes = details.method
     # grpc.aio hands interceptors the method as bytes (its stubs say str).
     path = method.decode("ascii") if isinstance(method, bytes) else method
     metadata = signer.metadata_without_io(path, details.metadata)
-    if metadata is None:
-        metadata = await signer.metadata_async(path, details.metadata)
+    return (None if metadata is None else _replaced(details, metadata)), path
+
+
+async def _signed_later(
+    signer: CallSigner, details: grpc.aio.ClientCallDetails, path: str
+) -> grpc.aio.ClientCallDetails:
+    return _replaced(details, await signer.metadata_async(path, details.metadata))
+
+
+def _replaced(
+    details: grpc.aio.ClientCallDetails, metadata: Iterable[tuple[str, str | bytes]]
+) -> grpc.aio.ClientCallDetails:
+    # A fresh, mutable grpc.aio.Metadata: interceptors after this one may change it.
     return grpc.aio.ClientCallDetails(
         details.method,
         details.timeout,
         grpc.aio.Metadata(*metadata),
         details.credentials,
         details.wait_for_ready,
-    ), path
-
-
-class _CallProxy:
-    """Passes everything to the call grpc.aio made, except errors, which come out typed."""
-
-    __slots__ = ("_authority", "_call", "_method")
-
-    def __init__(self, call: Any, method: str, authority: str) -> None:
-        self._call = call
-        self._method = method
-        self._authority = authority
-
-    def cancel(self) -> bool:
-        return self._call.cancel()  # type: ignore[no-any-return]
-
-    def cancelled(self) -> bool:
-        return self._call.cancelled()  # type: ignore[no-any-return]
-
-    def done(self) -> bool:
-        return self._call.done()  # type: ignore[no-any-return]
-
-    def add_done_callback(self, callback: Callable[[Any], None]) -> None:
-        self._call.add_done_callback(callback)
-
-    def time_remaining(self) -> float | None:
-        return self._call.time_remaining()  # type: ignore[no-any-return]
-
-    async def initial_metadata(self) -> grpc.aio.Metadata:
-        return await self._call.initial_metadata()  # type: ignore[no-any-return]
-
-    async def trailing_metadata(self) -> grpc.aio.Metadata:
-        return await self._call.trailing_metadata()  # type: ignore[no-any-return]
-
-    async def code(self) -> grpc.StatusCode:
-        return await self._call.code()  # type: ignore[no-any-return]
-
-    async def details(self) -> str:
-        return await self._call.details()  # type: ignore[no-any-return]
-
-    async def debug_error_string(self) -> str:
-        return await self._call.debug_error_string()  # type: ignore[no-any-return]
-
-    async def wait_for_connection(self) -> None:
-        await self._call.wait_for_connection()
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        return mapped_await(self._call.__await__(), self._method, self._authority)
-
-
-class _UnaryUnaryCall(_CallProxy, grpc.aio.UnaryUnaryCall[Any, Any]):
-    __slots__ = ()
-
-
-class _StreamUnaryCall(_CallProxy, grpc.aio.StreamUnaryCall[Any, Any]):
-    __slots__ = ()
-
-    async def write(self, request: Any) -> None:
-        await self._call.write(request)
-
-    async def done_writing(self) -> None:
-        await self._call.done_writing()
-
-    @property
-    def _done_writing_flag(self) -> bool:
-        # grpc.aio's intercepted call reads this private flag of the call it gets back.
-        return self._call._done_writing_flag  # type: ignore[no-any-return]
-
-
-async def _responses(call: Any, method: str, authority: str) -> AsyncIterator[Any]:
-    try:
-        async for response in call:
-            yield response
-    except grpc.aio.AioRpcError as error:
-        mapped = map_error(error, method, authority)
-        if mapped is error:
-            raise
-        raise mapped from error
+    )
 
 
 class UnaryUnarySigner(grpc.aio.UnaryUnaryClientInterceptor):
@@ -121,15 +56,20 @@ class UnaryUnarySigner(grpc.aio.UnaryUnaryClientInterceptor):
     def __init__(self, signer: CallSigner) -> None:
         self._signer = signer
 
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._signer!r}>"
+
     async def intercept_unary_unary(
         self,
-        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Awaitable[Any]],
+        continuation: _Continuation,
         client_call_details: grpc.aio.ClientCallDetails,
         request: Any,
     ) -> Any:
-        details, path = await _signed(self._signer, client_call_details)
+        details, path = _signed_now(self._signer, client_call_details)
+        if details is None:
+            details = await _signed_later(self._signer, client_call_details, path)
         call = await continuation(details, request)
-        return _UnaryUnaryCall(call, path, self._signer.authority)
+        return UnaryUnaryCall(call, path, self._signer.authority)
 
 
 class UnaryStreamSigner(grpc.aio.UnaryStreamClientInterceptor):
@@ -140,15 +80,20 @@ class UnaryStreamSigner(grpc.aio.UnaryStreamClientInterceptor):
     def __init__(self, signer: CallSigner) -> None:
         self._signer = signer
 
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._signer!r}>"
+
     async def intercept_unary_stream(
         self,
-        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Awaitable[Any]],
+        continuation: _Continuation,
         client_call_details: grpc.aio.ClientCallDetails,
         request: Any,
     ) -> Any:
-        details, path = await _signed(self._signer, client_call_details)
+        details, path = _signed_now(self._signer, client_call_details)
+        if details is None:
+            details = await _signed_later(self._signer, client_call_details, path)
         call = await continuation(details, request)
-        return _responses(call, path, self._signer.authority)
+        return UnaryStreamCall(call, path, self._signer.authority)
 
 
 class StreamUnarySigner(grpc.aio.StreamUnaryClientInterceptor):
@@ -159,15 +104,20 @@ class StreamUnarySigner(grpc.aio.StreamUnaryClientInterceptor):
     def __init__(self, signer: CallSigner) -> None:
         self._signer = signer
 
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._signer!r}>"
+
     async def intercept_stream_unary(
         self,
-        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Awaitable[Any]],
+        continuation: _Continuation,
         client_call_details: grpc.aio.ClientCallDetails,
         request_iterator: AsyncIterable[Any] | Iterable[Any],
     ) -> Any:
-        details, path = await _signed(self._signer, client_call_details)
+        details, path = _signed_now(self._signer, client_call_details)
+        if details is None:
+            details = await _signed_later(self._signer, client_call_details, path)
         call = await continuation(details, request_iterator)
-        return _StreamUnaryCall(call, path, self._signer.authority)
+        return StreamUnaryCall(call, path, self._signer.authority)
 
 
 class StreamStreamSigner(grpc.aio.StreamStreamClientInterceptor):
@@ -178,15 +128,20 @@ class StreamStreamSigner(grpc.aio.StreamStreamClientInterceptor):
     def __init__(self, signer: CallSigner) -> None:
         self._signer = signer
 
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._signer!r}>"
+
     async def intercept_stream_stream(
         self,
-        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Awaitable[Any]],
+        continuation: _Continuation,
         client_call_details: grpc.aio.ClientCallDetails,
         request_iterator: AsyncIterable[Any] | Iterable[Any],
     ) -> Any:
-        details, path = await _signed(self._signer, client_call_details)
+        details, path = _signed_now(self._signer, client_call_details)
+        if details is None:
+            details = await _signed_later(self._signer, client_call_details, path)
         call = await continuation(details, request_iterator)
-        return _responses(call, path, self._signer.authority)
+        return StreamStreamCall(call, path, self._signer.authority)
 
 
 def interceptors_for(signer: CallSigner) -> list[grpc.aio.ClientInterceptor]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -13,20 +14,51 @@ from lattice_client._lattice import ANY_REGION, SIGNING_NAME
 
 from ._errors import map_error
 from ._interceptor import _MappedCall
-from ._signer import CallSigner, authority_from_target, signer_for, with_default_authority
+from ._signer import (
+    CallSigner,
+    Metadatum,
+    authority_from_target,
+    signer_for,
+    with_default_authority,
+)
 
 ChannelOptions = Sequence[tuple[str, Any]]
 
 
-class _UnaryResponse:
-    """A unary-unary or stream-unary method of a signed channel."""
+class _Method:
+    """A method of a signed channel: signs its calls, then has grpcio make them."""
 
-    __slots__ = ("_inner", "_method", "_signer")
+    __slots__ = ("_inner", "_memo", "_method", "_signer")
 
     def __init__(self, inner: Any, method: str, signer: CallSigner) -> None:
         self._inner = inner
         self._method = method
         self._signer = signer
+        # (Unix second, the metadata signing this method's calls in it): replaced
+        # whole, never changed in place, so threads calling at once need no lock.
+        self._memo: tuple[int, tuple[Metadatum, ...]] = (-1, ())
+
+    def _signed(self, metadata: Any) -> Sequence[Metadatum]:
+        """The call's metadata, signed now; may block to refresh credentials."""
+        if metadata:
+            return self._signer.metadata(self._method, metadata)
+        second = int(time.time())
+        memo = self._memo
+        if memo[0] == second:
+            return memo[1]
+        added = self._signer.signature(self._method, second)
+        self._memo = (second, added)
+        return added
+
+
+# grpcio's multicallables are called with their arguments by position, in the
+# order grpc.UnaryUnaryMultiCallable.__call__ defines: it binds them faster.
+
+
+class _UnaryResponse(_Method):
+    """A unary-unary or stream-unary method of a signed channel."""
+
+    __slots__ = ()
 
     def __call__(
         self,
@@ -37,16 +69,9 @@ class _UnaryResponse:
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> Any:
-        signed = self._signer.metadata(self._method, metadata)
+        signed = self._signed(metadata)
         try:
-            return self._inner(
-                request,
-                timeout=timeout,
-                metadata=signed,
-                credentials=credentials,
-                wait_for_ready=wait_for_ready,
-                compression=compression,
-            )
+            return self._inner(request, timeout, signed, credentials, wait_for_ready, compression)
         except grpc.RpcError as error:
             mapped = map_error(error, self._method, self._signer.authority)
             if mapped is error:
@@ -62,15 +87,10 @@ class _UnaryResponse:
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> tuple[Any, grpc.Call]:
-        signed = self._signer.metadata(self._method, metadata)
+        signed = self._signed(metadata)
         try:
             return self._inner.with_call(  # type: ignore[no-any-return]
-                request,
-                timeout=timeout,
-                metadata=signed,
-                credentials=credentials,
-                wait_for_ready=wait_for_ready,
-                compression=compression,
+                request, timeout, signed, credentials, wait_for_ready, compression
             )
         except grpc.RpcError as error:
             mapped = map_error(error, self._method, self._signer.authority)
@@ -87,26 +107,17 @@ class _UnaryResponse:
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> _MappedCall:
+        signed = self._signed(metadata)
         call = self._inner.future(
-            request,
-            timeout=timeout,
-            metadata=self._signer.metadata(self._method, metadata),
-            credentials=credentials,
-            wait_for_ready=wait_for_ready,
-            compression=compression,
+            request, timeout, signed, credentials, wait_for_ready, compression
         )
         return _MappedCall(call, self._method, self._signer.authority)
 
 
-class _StreamResponse:
+class _StreamResponse(_Method):
     """A unary-stream or stream-stream method of a signed channel."""
 
-    __slots__ = ("_inner", "_method", "_signer")
-
-    def __init__(self, inner: Any, method: str, signer: CallSigner) -> None:
-        self._inner = inner
-        self._method = method
-        self._signer = signer
+    __slots__ = ()
 
     def __call__(
         self,
@@ -117,14 +128,8 @@ class _StreamResponse:
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> _MappedCall:
-        call = self._inner(
-            request,
-            timeout=timeout,
-            metadata=self._signer.metadata(self._method, metadata),
-            credentials=credentials,
-            wait_for_ready=wait_for_ready,
-            compression=compression,
-        )
+        signed = self._signed(metadata)
+        call = self._inner(request, timeout, signed, credentials, wait_for_ready, compression)
         return _MappedCall(call, self._method, self._signer.authority)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import types
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -253,16 +253,3 @@ def map_error(error: grpc.RpcError, method: str, authority: str) -> grpc.RpcErro
         return _build(aio_cls, error, status, method, authority)
     sync_cls: type[_CallError] = _SYNC.get(status, ResponseRpcError)
     return _build(sync_cls, error, status, method, authority)
-
-
-def mapped_await(
-    awaitable: Generator[Any, None, Any], method: str, authority: str
-) -> Generator[Any, None, Any]:
-    """Drive a grpc.aio call's ``__await__``, mapping a Lattice refusal as it is raised."""
-    try:
-        return (yield from awaitable)
-    except grpc.aio.AioRpcError as error:
-        mapped = map_error(error, method, authority)
-        if mapped is error:
-            raise
-        raise mapped from error

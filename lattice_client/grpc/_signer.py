@@ -146,31 +146,37 @@ class CallSigner:
 
     def metadata(self, method: str, metadata: Iterable[Metadatum] | None) -> Sequence[Metadatum]:
         """The call's metadata with a signature for now; may block to refresh credentials."""
-        second = int(time.time())
-        memo = self._memo.get(method)
-        if memo is not None and memo[0] == second:
-            added = memo[1]
-        else:
-            now = datetime.fromtimestamp(second, _UTC)
-            credentials = self._source.peek(now) or self._source.get(now)
-            added = self._sign(method, credentials, now, second)
+        added = self.signature(method, int(time.time()))
         return self._merged(metadata, added) if metadata else added
+
+    def signature(self, method: str, second: int) -> tuple[Metadatum, ...]:
+        """As `signature_without_io`, but may block to refresh credentials."""
+        added = self.signature_without_io(method, second)
+        if added is None:
+            now = datetime.fromtimestamp(second, _UTC)
+            added = self._sign(method, self._source.get(now), now, second)
+        return added
 
     def metadata_without_io(
         self, method: str, metadata: Iterable[Metadatum] | None
     ) -> Sequence[Metadatum] | None:
         """As `metadata` when the credentials in hand will do; None when they need I/O."""
-        second = int(time.time())
+        added = self.signature_without_io(method, int(time.time()))
+        if added is None:
+            return None
+        return self._merged(metadata, added) if metadata else added
+
+    def signature_without_io(self, method: str, second: int) -> tuple[Metadatum, ...] | None:
+        """The metadata that signs a call to ``method`` in ``second`` (a Unix time), the
+        same object for every call that second; None when the credentials need I/O."""
         memo = self._memo.get(method)
         if memo is not None and memo[0] == second:
-            added = memo[1]
-        else:
-            now = datetime.fromtimestamp(second, _UTC)
-            credentials = self._source.peek(now)
-            if credentials is None:
-                return None
-            added = self._sign(method, credentials, now, second)
-        return self._merged(metadata, added) if metadata else added
+            return memo[1]
+        now = datetime.fromtimestamp(second, _UTC)
+        credentials = self._source.peek(now)
+        if credentials is None:
+            return None
+        return self._sign(method, credentials, now, second)
 
     async def metadata_async(
         self, method: str, metadata: Iterable[Metadatum] | None

@@ -15,8 +15,9 @@ from lattice_client._credentials import CredentialsLike
 from lattice_client._lattice import ANY_REGION, SIGNING_NAME
 
 from ._aio import interceptors_for
+from ._aio_channel import SignedChannel
 from ._channel import ChannelOptions, channel_signer
-from ._signer import signer_for
+from ._signer import CallSigner, signer_for
 
 __all__ = [
     "insecure_channel",
@@ -70,7 +71,8 @@ def secure_channel(
     """A grpc.aio TLS channel to a Lattice service whose every call is signed.
 
     Arguments as in `lattice_client.grpc.secure_channel`; your ``interceptors``
-    run before the signers.
+    run before the signers. Without interceptors of yours the channel signs each
+    call as it is made, without grpc.aio's interceptor machinery.
     """
     signer, merged = channel_signer(
         target,
@@ -82,13 +84,21 @@ def secure_channel(
         region_set=region_set,
         service=service,
     )
-    return grpc.aio.secure_channel(
+    if interceptors:
+        return grpc.aio.secure_channel(
+            target,
+            credentials if credentials is not None else grpc.ssl_channel_credentials(),
+            options=merged,
+            compression=compression,
+            interceptors=_with_signers(interceptors, signer),
+        )
+    channel = grpc.aio.secure_channel(
         target,
         credentials if credentials is not None else grpc.ssl_channel_credentials(),
         options=merged,
         compression=compression,
-        interceptors=[*interceptors, *interceptors_for(signer)],
     )
+    return SignedChannel(channel, signer)
 
 
 def insecure_channel(
@@ -118,9 +128,21 @@ def insecure_channel(
         region_set=region_set,
         service=service,
     )
-    return grpc.aio.insecure_channel(
-        target,
-        options=merged,
-        compression=compression,
-        interceptors=[*interceptors, *interceptors_for(signer)],
-    )
+    if interceptors:
+        return grpc.aio.insecure_channel(
+            target,
+            options=merged,
+            compression=compression,
+            interceptors=_with_signers(interceptors, signer),
+        )
+    channel = grpc.aio.insecure_channel(target, options=merged, compression=compression)
+    return SignedChannel(channel, signer)
+
+
+def _with_signers(
+    interceptors: Sequence[grpc.aio.ClientInterceptor], signer: CallSigner
+) -> list[grpc.aio.ClientInterceptor]:
+    # grpc.aio offers no way to wrap a channel in interceptors from outside, so
+    # with the caller's own the signers join them, last, to run after theirs:
+    # their interceptors see typed errors, and a retry of theirs is signed afresh.
+    return [*interceptors, *interceptors_for(signer)]
