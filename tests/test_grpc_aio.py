@@ -164,11 +164,15 @@ async def _fail_after_one() -> AsyncIterator[Any]:
 async def test_signing_interceptors_on_a_channel_of_your_own(echo: Echo) -> None:
     """signing_interceptors() gives one interceptor per call kind, each signing its kind."""
     interceptors = lattice_client.grpc.aio.signing_interceptors(AUTHORITY, credentials=CREDENTIALS)
-    assert [type(i).__mro__[1] for i in interceptors] == [
+    kinds = [
         grpc.aio.UnaryUnaryClientInterceptor,
         grpc.aio.UnaryStreamClientInterceptor,
         grpc.aio.StreamUnaryClientInterceptor,
         grpc.aio.StreamStreamClientInterceptor,
+    ]
+    # Each object is of exactly one kind (grpc/grpc#31442), in this order.
+    assert [[isinstance(i, kind) for kind in kinds] for i in interceptors] == [
+        [row == column for column in range(4)] for row in range(4)
     ]
     async with grpc.aio.insecure_channel(
         f"127.0.0.1:{echo.tap.port}",

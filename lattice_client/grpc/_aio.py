@@ -48,8 +48,8 @@ def _replaced(
     )
 
 
-class UnaryUnarySigner(grpc.aio.UnaryUnaryClientInterceptor):
-    """Signs unary-unary calls of a grpc.aio channel; part of `signing_interceptors`."""
+class _KindSigner:
+    """What the four single-kind signers share: the signer, and signing one call."""
 
     __slots__ = ("_signer",)
 
@@ -58,6 +58,26 @@ class UnaryUnarySigner(grpc.aio.UnaryUnaryClientInterceptor):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._signer!r}>"
+
+    async def _call(
+        self,
+        continuation: _Continuation,
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: Any,
+        typed: Callable[[Any, str, str], Any],
+    ) -> Any:
+        """Sign the call (awaiting only a credentials refresh), start it, type its errors."""
+        details, path = _signed_now(self._signer, client_call_details)
+        if details is None:
+            details = await _signed_later(self._signer, client_call_details, path)
+        call = await continuation(details, request)
+        return typed(call, path, self._signer.authority)
+
+
+class UnaryUnarySigner(_KindSigner, grpc.aio.UnaryUnaryClientInterceptor):
+    """Signs unary-unary calls of a grpc.aio channel; part of `signing_interceptors`."""
+
+    __slots__ = ()
 
     async def intercept_unary_unary(
         self,
@@ -65,23 +85,13 @@ class UnaryUnarySigner(grpc.aio.UnaryUnaryClientInterceptor):
         client_call_details: grpc.aio.ClientCallDetails,
         request: Any,
     ) -> Any:
-        details, path = _signed_now(self._signer, client_call_details)
-        if details is None:
-            details = await _signed_later(self._signer, client_call_details, path)
-        call = await continuation(details, request)
-        return UnaryUnaryCall(call, path, self._signer.authority)
+        return await self._call(continuation, client_call_details, request, UnaryUnaryCall)
 
 
-class UnaryStreamSigner(grpc.aio.UnaryStreamClientInterceptor):
+class UnaryStreamSigner(_KindSigner, grpc.aio.UnaryStreamClientInterceptor):
     """Signs unary-stream calls of a grpc.aio channel; part of `signing_interceptors`."""
 
-    __slots__ = ("_signer",)
-
-    def __init__(self, signer: CallSigner) -> None:
-        self._signer = signer
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._signer!r}>"
+    __slots__ = ()
 
     async def intercept_unary_stream(
         self,
@@ -89,23 +99,13 @@ class UnaryStreamSigner(grpc.aio.UnaryStreamClientInterceptor):
         client_call_details: grpc.aio.ClientCallDetails,
         request: Any,
     ) -> Any:
-        details, path = _signed_now(self._signer, client_call_details)
-        if details is None:
-            details = await _signed_later(self._signer, client_call_details, path)
-        call = await continuation(details, request)
-        return UnaryStreamCall(call, path, self._signer.authority)
+        return await self._call(continuation, client_call_details, request, UnaryStreamCall)
 
 
-class StreamUnarySigner(grpc.aio.StreamUnaryClientInterceptor):
+class StreamUnarySigner(_KindSigner, grpc.aio.StreamUnaryClientInterceptor):
     """Signs stream-unary calls of a grpc.aio channel; part of `signing_interceptors`."""
 
-    __slots__ = ("_signer",)
-
-    def __init__(self, signer: CallSigner) -> None:
-        self._signer = signer
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._signer!r}>"
+    __slots__ = ()
 
     async def intercept_stream_unary(
         self,
@@ -113,23 +113,15 @@ class StreamUnarySigner(grpc.aio.StreamUnaryClientInterceptor):
         client_call_details: grpc.aio.ClientCallDetails,
         request_iterator: AsyncIterable[Any] | Iterable[Any],
     ) -> Any:
-        details, path = _signed_now(self._signer, client_call_details)
-        if details is None:
-            details = await _signed_later(self._signer, client_call_details, path)
-        call = await continuation(details, request_iterator)
-        return StreamUnaryCall(call, path, self._signer.authority)
+        return await self._call(
+            continuation, client_call_details, request_iterator, StreamUnaryCall
+        )
 
 
-class StreamStreamSigner(grpc.aio.StreamStreamClientInterceptor):
+class StreamStreamSigner(_KindSigner, grpc.aio.StreamStreamClientInterceptor):
     """Signs stream-stream calls of a grpc.aio channel; part of `signing_interceptors`."""
 
-    __slots__ = ("_signer",)
-
-    def __init__(self, signer: CallSigner) -> None:
-        self._signer = signer
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._signer!r}>"
+    __slots__ = ()
 
     async def intercept_stream_stream(
         self,
@@ -137,11 +129,9 @@ class StreamStreamSigner(grpc.aio.StreamStreamClientInterceptor):
         client_call_details: grpc.aio.ClientCallDetails,
         request_iterator: AsyncIterable[Any] | Iterable[Any],
     ) -> Any:
-        details, path = _signed_now(self._signer, client_call_details)
-        if details is None:
-            details = await _signed_later(self._signer, client_call_details, path)
-        call = await continuation(details, request_iterator)
-        return StreamStreamCall(call, path, self._signer.authority)
+        return await self._call(
+            continuation, client_call_details, request_iterator, StreamStreamCall
+        )
 
 
 def interceptors_for(signer: CallSigner) -> list[grpc.aio.ClientInterceptor]:
