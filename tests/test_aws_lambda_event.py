@@ -17,19 +17,20 @@ from hypothesis import strategies as st
 from lattice_client import LatticeError, LatticeIdentity
 from lattice_client.aws_lambda import InvalidEventError, LatticeRequest, parse_event
 
-EVENTS = Path(__file__).resolve().parents[1].parent / "shared" / "lattice-events"
+# Copies of published sample events (tests/data/lattice-events/README.md says whence).
+EVENTS = Path(__file__).resolve().parent / "data" / "lattice-events"
 
 
 def load(name: str) -> dict[str, Any]:
     path = EVENTS / name
     if not path.is_file():
-        raise FileNotFoundError(f"sample event {path} is missing; the tests need ../shared")
+        raise FileNotFoundError(f"sample event {path} is missing from the checkout")
     event: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return event
 
 
 def test_the_samples_directory_is_there() -> None:
-    """The shared samples exist, so the sample tests below cannot pass vacuously."""
+    """The sample events exist, so the sample tests below cannot pass vacuously."""
     assert sorted(p.name for p in EVENTS.glob("*.json")) == [
         "v1-event.json",
         "v2-event-multivalue.json",

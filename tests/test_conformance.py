@@ -1,6 +1,6 @@
 """AWS's published SigV4/SigV4A test vectors, checked byte for byte at every step.
 
-The vectors live in ``../shared/sigv4-test-suite/`` beside the project (see its
+The vectors live in ``tests/data/sigv4-test-suite/`` (see its
 README for which cases apply to a Lattice signer and why). Each case is signed
 with the pure core, `lattice_client._signing.sign_request`, which lets a test set
 the payload line and the ``x-amz-content-sha256`` header the vector needs; the
@@ -25,12 +25,10 @@ from lattice_client import Credentials
 from lattice_client._signing import sign_request
 from lattice_client._sigv4a import derive_private_key, public_key
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-SUITE = SHARED / "sigv4-test-suite"
+SUITE = Path(__file__).resolve().parent / "data" / "sigv4-test-suite"
 if not (SUITE / "README.md").is_file():  # pragma: no cover - a broken checkout, not a test result
     raise RuntimeError(
-        f"the SigV4 test vectors are missing: expected {SUITE} (clone the shared/ folder "
-        "beside the project, as CI does)"
+        f"the SigV4 test vectors are missing: expected {SUITE} (a complete checkout has them)"
     )
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
