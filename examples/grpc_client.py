@@ -5,7 +5,7 @@ checks every call's signature with lattice_client.testing.verify_signature (an
 awscrt-based verifier, independent of our signer), generates the service's code
 from the small proto below with grpcio-tools, and calls it.
 
-    pip install 'lattice-client[grpc,testing]' grpcio-tools
+    pip install 'vpc-lattice-client[grpc,testing]' grpcio-tools
     python examples/grpc_client.py
 
 Against a real Lattice service you only need the channel, for example:

@@ -37,7 +37,7 @@ if _TYPE_CHECKING:
     from ._responses import araise_for_status, raise_for_status
     from ._transports import AsyncLatticeTransport, LatticeTransport
 
-__version__ = "0.1.0.dev0"
+__version__ = "0.1.0"
 
 # httpx costs more import time than the rest of the package (Lambda cold starts):
 # the httpx integration, the parser of Lattice's answers, the identity headers a

@@ -296,7 +296,7 @@ def _parser() -> argparse.ArgumentParser:
         help="region to sign for (default: from a generated Lattice name, AWS_REGION, the profile)",
     )
     signing.add_argument(
-        "--sigv4a", action="store_true", help="sign with SigV4A (needs lattice-client[crt])"
+        "--sigv4a", action="store_true", help="sign with SigV4A (needs vpc-lattice-client[crt])"
     )
     signing.add_argument(
         "--region-set",

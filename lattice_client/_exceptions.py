@@ -95,7 +95,7 @@ class MissingDependencyError(LatticeError, ImportError):
     def __init__(self, feature: str, *, extra: str, module: str) -> None:
         super().__init__(
             f"{feature} needs the optional dependency {module!r}, which is not installed. "
-            f"Install it with: pip install 'lattice-client[{extra}]'",
+            f"Install it with: pip install 'vpc-lattice-client[{extra}]'",
             name=module,
         )
         self.extra = extra

@@ -138,5 +138,5 @@ def test_missing_grpcio_says_which_extra_to_install() -> None:
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
-    assert "pip install 'lattice-client[grpc]'" in result.stdout
+    assert "pip install 'vpc-lattice-client[grpc]'" in result.stdout
     assert "grpcio" in result.stdout

@@ -53,7 +53,7 @@ ARCHITECTURES = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch
 _ARCH_ALIASES = {"amd64": "x86_64", "x86-64": "x86_64", "aarch64": "arm64", "arm": "arm64"}
 _PYTHON = re.compile(r"3\.(\d+)")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can say: reproducible archives
-_PROJECT = "lattice-client"
+_PROJECT = "vpc-lattice-client"
 
 
 class LayerBuildError(LatticeError):
@@ -87,7 +87,7 @@ def build_layer(
     """Build the layer zip at ``output`` for Lambda's ``python`` ("3.12") and ``architecture``.
 
     ``source`` is what to package as lattice-client: a project directory, a
-    wheel file, or a requirement such as ``"lattice-client==1.0"``; by default
+    wheel file, or a requirement such as ``"vpc-lattice-client==1.0"``; by default
     the source tree this module runs from if there is one, else this version
     from the package index. ``cache_dir`` is pip's download cache. ``bytecode``
     (default: when this Python is ``python``) precompiles the modules, which

@@ -1,6 +1,6 @@
 """Sign gRPC calls to Amazon VPC Lattice services, with grpcio and grpc.aio.
 
-Needs the extra ``grpc`` (``pip install 'lattice-client[grpc]'``). The grpc.aio
+Needs the extra ``grpc`` (``pip install 'vpc-lattice-client[grpc]'``). The grpc.aio
 helpers are in `lattice_client.grpc.aio`.
 """
 

@@ -4,7 +4,7 @@
 signatures independently of lattice-client's signer, evaluates an IAM-shaped
 auth policy, applies listener rules and forwards requests to your app with the
 headers Lattice adds. Needs the extra ``testing``
-(``pip install 'lattice-client[testing]'``).
+(``pip install 'vpc-lattice-client[testing]'``).
 """
 
 from __future__ import annotations

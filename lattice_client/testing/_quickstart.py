@@ -152,7 +152,7 @@ def run() -> int:
             asyncio.run(_async_call(lattice, reader))
 
             if grpc_port is None:
-                print("3. gRPC: skipped (pip install 'lattice-client[grpc]')")
+                print("3. gRPC: skipped (pip install 'vpc-lattice-client[grpc]')")
             else:
                 _grpc_call(lattice, reader)
 
