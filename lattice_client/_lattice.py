@@ -20,10 +20,12 @@ UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 # SigV4A region set that means "any region" (AWS's own Lattice samples use it).
 ANY_REGION = "*"
 
-# NOT DOCUMENTED: whether Lattice canonicalises a path that already contains
-# "%" with the generic double encoding (AWS's Python/Java/Node samples) or with
-# single encoding (the Go sample's DisableDoublePathEscape). Both agree on every
-# path without "%". Default: the generic rule; `double_encode_path=False` switches.
+# NOT DOCUMENTED: whether Lattice canonicalises a path with the generic double
+# encoding (AWS's Python/Java/Node samples) or with single encoding (the Go
+# sample's DisableDoublePathEscape). They differ for "%XX" escapes and for raw
+# reserved characters ("/a:b" is "/a%3Ab" doubly encoded, "/a:b" singly); they
+# agree on paths of unreserved characters and "/" only. Default: the generic
+# rule; `double_encode_path=False` switches.
 DOUBLE_ENCODE_PATH = True
 
 # Headers that HTTP stacks, proxies and load balancers add, drop or rewrite on

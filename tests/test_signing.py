@@ -271,7 +271,7 @@ def test_sigv4a_signs_for_any_region_and_verifies_with_awscrt() -> None:
 
 
 def test_sigv4a_without_awscrt_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without awscrt installed, SigV4A raises MissingDependencyError naming vpc-lattice-client[crt]."""
+    """Without awscrt, SigV4A raises MissingDependencyError naming vpc-lattice-client[crt]."""
     monkeypatch.setitem(sys.modules, "awscrt.crypto", None)
     monkeypatch.setattr(_sigv4a, "_keys", {})
     with pytest.raises(MissingDependencyError, match=r"vpc-lattice-client\[crt\]") as caught:
