@@ -13,7 +13,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lattice-client", description="Call Amazon VPC Lattice services from Python."
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="what to do: quickstart"
+    )
     commands.add_parser(
         "quickstart",
         help="start a local Lattice and a demo service in-process and make signed calls",

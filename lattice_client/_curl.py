@@ -225,7 +225,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="PUT FILE's bytes, streamed as they are read; '-' reads stdin",
     )
-    request.add_argument("-A", "--user-agent", metavar="NAME", help="User-Agent to send")
+    request.add_argument(
+        "-A",
+        "--user-agent",
+        metavar="NAME",
+        help="User-Agent to send (default: lattice-curl/VERSION)",
+    )
     request.add_argument(
         "--compressed", action="store_true", help="ask for a compressed answer and decompress it"
     )
@@ -261,7 +266,11 @@ def _parser() -> argparse.ArgumentParser:
         "-L", "--location", action="store_true", help="follow redirects (each hop signed anew)"
     )
     connection.add_argument(
-        "--max-redirs", type=_count, default=50, metavar="N", help="with -L, at most N (50)"
+        "--max-redirs",
+        type=_count,
+        default=50,
+        metavar="N",
+        help="with -L, at most N (default: 50)",
     )
     version = connection.add_mutually_exclusive_group()
     version.add_argument(
@@ -274,14 +283,17 @@ def _parser() -> argparse.ArgumentParser:
         "--http2-prior-knowledge", action="store_true", help="HTTP/2 only, also over http://"
     )
     connection.add_argument(
-        "--connect-timeout", type=_seconds, metavar="SECONDS", help="give up connecting after"
+        "--connect-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="give up connecting after SECONDS (default: -m's value, else 300)",
     )
     connection.add_argument(
         "-m",
         "--max-time",
         type=_seconds,
         metavar="SECONDS",
-        help="give up the whole transfer after",
+        help="give up the whole transfer after SECONDS (default: no limit)",
     )
     connection.add_argument(
         "-k", "--insecure", action="store_true", help="do not verify the server's certificate"

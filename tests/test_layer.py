@@ -64,7 +64,7 @@ def test_layout_and_contents(layer: LayerBuild) -> None:
     assert f"python/httpx/__pycache__/_client.{tag}.pyc" in names
     assert layer.unpacked_bytes == unpacked
     assert layer.zip_bytes == layer.path.stat().st_size
-    assert any(d.startswith("lattice_client-") for d in layer.distributions)
+    assert any(d.startswith("vpc_lattice_client-") for d in layer.distributions)
     assert not any(d.startswith("botocore-") for d in layer.distributions)
 
 

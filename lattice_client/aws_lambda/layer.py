@@ -176,8 +176,7 @@ def build_layer(
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """The command line: build a layer and print where it is and how large."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m lattice_client.aws_lambda.layer",
         description="Build an AWS Lambda layer zip (python/ layout) with lattice-client.",
@@ -193,14 +192,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=sorted([*ARCHITECTURES, *_ARCH_ALIASES]),
         help="the function's architecture (default: x86_64)",
     )
-    parser.add_argument("-o", "--output", help="the zip to write (default: a descriptive name)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        help="the zip to write (default: lattice-client-layer-py<PYTHON>-<ARCH>.zip)",
+    )
     parser.add_argument(
         "--with-botocore",
         action="store_true",
         help="also package botocore (Lambda's runtime already has it)",
     )
     parser.add_argument(
-        "--source", help="a project directory, a wheel, or a requirement to package"
+        "--source",
+        help="a project directory, a wheel, or a requirement to package (default: the source "
+        "tree this runs from, else this version from the package index)",
     )
     parser.add_argument(
         "--no-bytecode",
@@ -208,7 +213,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="leave out precompiled .pyc files (included by default when this Python "
         "is the target's version: Lambda cannot cache bytecode in /opt)",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line: build a layer and print where it is and how large."""
+    args = _parser().parse_args(argv)
     arch = _architecture(args.arch)
     output = args.output or f"lattice-client-layer-py{args.python}-{arch}.zip"
     try:
@@ -269,9 +279,9 @@ def _package(source: str | os.PathLike[str] | None, wheels: Path, pip: list[str]
         if importlib.util.find_spec("hatchling") is not None:
             command.append("--no-build-isolation")  # hatchling is here: no download needed
         _run([*command, os.fspath(path)], f"building a wheel from {path}")
-        built = sorted(wheels.glob("lattice_client-*.whl"))
+        built = sorted(wheels.glob(f"{_PROJECT.replace('-', '_')}-*.whl"))
         if not built:
-            raise LayerBuildError(f"pip built no lattice_client wheel from {path}")
+            raise LayerBuildError(f"pip built no {_PROJECT} wheel from {path}")
         return os.fspath(built[-1])
     if path.suffix == ".whl" and not path.is_file():
         raise ConfigurationError(f"source= names a wheel that does not exist: {path}")

@@ -36,11 +36,21 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("target", nargs="?", help="URL to forward to (without it: 404 for all)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
     parser.add_argument("--port", type=int, default=0, help="port (default: any free port)")
     parser.add_argument("--tls", action="store_true", help="HTTPS with a throwaway CA")
-    parser.add_argument("--region", default="us-west-2", help="the service's region")
-    parser.add_argument("--auth-type", choices=["AWS_IAM", "NONE"], default="AWS_IAM")
+    parser.add_argument(
+        "--region", default="us-west-2", help="the service's region (default: us-west-2)"
+    )
+    parser.add_argument(
+        "--auth-type",
+        choices=["AWS_IAM", "NONE"],
+        default="AWS_IAM",
+        help="AWS_IAM: verify signatures and apply the auth policy; NONE: check nothing "
+        "(default: AWS_IAM)",
+    )
     parser.add_argument(
         "--auth-policy", type=Path, help="auth policy JSON file (default: authenticated callers)"
     )
@@ -49,14 +59,15 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="ARN",
-        help="a principal to create credentials for (repeatable)",
+        help="a principal to create credentials for (repeatable; default: one, "
+        "arn:aws:sts::111122223333:assumed-role/caller/local-session)",
     )
     parser.add_argument(
         "--fixed-response",
         action="append",
         default=[],
         metavar="PATH=STATUS",
-        help="answer requests under PATH with 404 or 500 (repeatable)",
+        help="answer requests under PATH with 404 or 500 (repeatable; default: none)",
     )
     parser.add_argument(
         "--credentials-file",
