@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.utils
 import json
 import ssl
 import time
@@ -134,7 +135,7 @@ class LatticeProxy:
             log["duration"] = round((time.monotonic() - started) * 1000)
             self.access_log(log)
 
-        counting = _CountingSend(send, finish)
+        counting = _CountingSend(send, finish, self.clock)
         try:
             await self._handle(scope, receive, counting, log)
         finally:
@@ -452,8 +453,14 @@ class _CountingSend:
     access-log record just before the response's last message, so that a client
     that has its answer also finds the record."""
 
-    def __init__(self, send: Send, on_finish: Callable[[_CountingSend], None]) -> None:
+    def __init__(
+        self,
+        send: Send,
+        on_finish: Callable[[_CountingSend], None],
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
         self._send = send
+        self._clock = clock
         self._on_finish: Callable[[_CountingSend], None] | None = on_finish
         self._trailers = False
         self.status = 0
@@ -469,6 +476,7 @@ class _CountingSend:
         if kind == "http.response.start":
             self.status = int(message["status"])
             self._trailers = bool(message.get("trailers", False))
+            message = _with_date(message, self._clock())
         elif kind == "http.response.body":
             self.body_bytes += len(message.get("body", b""))
             if not message.get("more_body", False) and not self._trailers:
@@ -476,6 +484,16 @@ class _CountingSend:
         elif kind == "http.response.trailers" and not message.get("more_trailers", False):
             self.finish()
         await self._send(message)
+
+
+def _with_date(start: Message, now: datetime) -> Message:
+    """One ``date`` per response, like one server: the target's, else the stand-in's
+    clock (what a client measures clock skew against). The server adds none itself."""
+    headers = list(start.get("headers", ()))
+    if any(name.lower() == b"date" for name, _ in headers):
+        return start
+    date = email.utils.format_datetime(now.astimezone(timezone.utc), usegmt=True)
+    return {**start, "headers": [*headers, (b"date", date.encode("ascii"))]}
 
 
 class _Counter:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import http
 import importlib
 import logging
 import socket
@@ -360,10 +361,55 @@ def _url_host(host: str) -> str:
 def _config(sock: socket.socket) -> Any:
     from hypercorn.config import Config
 
+    _give_status_lines_reason_phrases()
     config = Config()
+    # Answer like one server: the target's own date and server headers, not a second
+    # pair from hypercorn (the proxy adds a date only where the target sent none).
+    config.include_date_header = False
+    config.include_server_header = False
     # hypercorn adopts the already-listening socket (the port is known before it starts).
     config.bind = [f"fd://{sock.detach()}"]
     config.accesslog = None
     config.errorlog = logging.getLogger("lattice_client.testing.server")
     config.graceful_timeout = 1.0
     return config
+
+
+class _H11WithReasonPhrases:
+    """The h11 module, except that responses get their standard reason phrase."""
+
+    def __init__(self, module: Any) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+    def Response(self, **fields: Any) -> Any:  # h11's own name
+        return self._module.Response(**_reasoned(fields))
+
+    def InformationalResponse(self, **fields: Any) -> Any:  # h11's own name
+        return self._module.InformationalResponse(**_reasoned(fields))
+
+
+def _reasoned(fields: dict[str, Any]) -> dict[str, Any]:
+    if fields.get("reason"):
+        return fields
+    try:
+        phrase = http.HTTPStatus(int(fields["status_code"])).phrase
+    except ValueError:
+        return fields  # a status with no standard phrase keeps an empty one
+    return {**fields, "reason": phrase.encode("ascii")}
+
+
+def _give_status_lines_reason_phrases() -> None:
+    """HTTP/1.1 status lines with a reason phrase (``HTTP/1.1 403 Forbidden``), as
+    Lattice sends them and clients print them (httpx: "Client error '403 Forbidden'").
+
+    hypercorn builds its responses with ``h11.Response(status_code=...)`` and no
+    reason, and has no setting for one; its HTTP/1.1 protocol module gets an h11
+    that fills in the standard phrase. Done once; any other hypercorn server in the
+    process gets the standard phrases too, which changes nothing else it sends.
+    """
+    protocol: Any = importlib.import_module("hypercorn.protocol.h11")
+    if not isinstance(protocol.h11, _H11WithReasonPhrases):
+        protocol.h11 = _H11WithReasonPhrases(protocol.h11)
