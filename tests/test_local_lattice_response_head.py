@@ -34,6 +34,7 @@ def lattice() -> Iterator[LocalLattice]:
 def _raw_head(lattice: LocalLattice, request: bytes) -> tuple[str, list[tuple[str, str]]]:
     """The status line and headers exactly as they came over the wire."""
     address = urlsplit(lattice.url)
+    assert address.port is not None
     with socket.create_connection((address.hostname, address.port), timeout=10) as conn:
         conn.sendall(request)
         data = b""
