@@ -35,7 +35,7 @@ from ._exceptions import (
 __all__ = ["BODY_LIMIT", "Classification", "classify", "error_from_response"]
 
 # ---------------------------------------------------------------------------
-# Lattice's answer formats (../shared/LATTICE.md, "Responses Lattice generates itself")
+# Lattice's answer formats (the VPC Lattice User Guide and AWS's samples; docs/assumptions.md)
 # ---------------------------------------------------------------------------
 
 # How much of an error body is read to classify it. Lattice's own answers are a

@@ -42,3 +42,16 @@ def test_the_test_data_keeps_its_licenses() -> None:
     for upstream in ("aws-c-auth", "aws-c-auth-unsigned-payload", "botocore"):
         assert (suite / upstream / "LICENSE").is_file()
         assert (suite / upstream / "NOTICE").is_file()
+
+
+def test_shipped_source_names_no_development_machine_paths() -> None:
+    """The package cites public documents, not files on a developer's machine."""
+    # Built from parts, as above, so that this file does not trip other checks.
+    machine_paths = ["/" + "work/", "/" + "home/", "shared" + "/"]
+    offenders = [
+        f"{path.relative_to(ROOT).as_posix()}: {needle}"
+        for path in sorted((ROOT / "lattice_client").rglob("*.py"))
+        for needle in machine_paths
+        if needle in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []

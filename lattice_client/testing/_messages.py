@@ -1,9 +1,13 @@
 """What the local Lattice answers with, in one place: error names, messages and 403 bodies.
 
-Lattice documents its auth-denial body (see ``/work/shared/LATTICE.md`` and
-docs/assumptions.md) and users have reported some signature errors. Everything
-else below follows the AWS-wide convention for SigV4 errors and is marked NOT
-DOCUMENTED: change it here and nowhere else. No message carries a secret key, a
+Lattice's auth-denial body is the one AWS documents and shows in its samples (VPC
+Lattice User Guide, "Control access to VPC Lattice services using auth policies",
+https://docs.aws.amazon.com/vpc-lattice/latest/ug/auth-policies.html, and
+"SIGv4 authenticated requests for Amazon VPC Lattice",
+https://docs.aws.amazon.com/vpc-lattice/latest/ug/sigv4-authenticated-requests.html);
+users have reported some signature errors. Everything else below follows the
+AWS-wide convention for SigV4 errors and is marked NOT DOCUMENTED (docs/assumptions.md
+lists it): change it here and nowhere else. No message carries a secret key, a
 session token or an ``Authorization`` value.
 """
 
@@ -21,7 +25,7 @@ UNRECOGNIZED_CLIENT = "UnrecognizedClientException"
 EXPIRED_TOKEN = "ExpiredTokenException"  # noqa: S105 (a message, not a secret)
 MISSING_AUTHENTICATION_TOKEN = "MissingAuthenticationTokenException"  # noqa: S105 (a message, not a secret)
 
-# Reported by Lattice users (LATTICE.md).
+# Reported by Lattice users (docs/assumptions.md).
 SIGNED_PAYLOADS_NOT_SUPPORTED = "Signed payloads are not supported"
 
 
@@ -135,21 +139,21 @@ def _minutes(count: int) -> timedelta:
     return timedelta(minutes=count)
 
 
-# Presigned (query-string) requests: aws-c-auth suggests Lattice accepts them (LATTICE.md),
+# Presigned (query-string) requests: aws-c-auth suggests Lattice accepts them,
 # the local Lattice does not verify them and says so rather than treating them as anonymous.
 PRESIGNED_NOT_SUPPORTED = (
     "The local Lattice does not verify query-string (presigned) signatures; "
     "sign the request headers instead"
 )
 
-# NOT DOCUMENTED: the status of signature errors ("probably 403", LATTICE.md), the
+# NOT DOCUMENTED: the status of signature errors (users' reports show no status), the
 # body and headers of fixed responses, and what Lattice answers when its target
 # cannot be reached (expect 5xx) or is too slow. The local Lattice answers:
 SIGNATURE_ERROR_STATUS = 403
 FIXED_RESPONSE_BODY = b""
 NO_HEALTHY_TARGET_STATUS = 503
 TARGET_TIMEOUT_STATUS = 504
-# Lattice's own bodies are plain text (LATTICE.md); the exact content-type is not documented.
+# Lattice's own bodies are plain text (AWS's samples); the exact content-type is not documented.
 CONTENT_TYPE = b"text/plain"
 
 

@@ -109,7 +109,7 @@ class LatticeProxy:
         elif scope["type"] == "http":
             await self._http(scope, receive, send)
         elif scope["type"] == "websocket":
-            # "WebSocket is not supported" by Lattice (LATTICE.md).
+            # "WebSocket is not supported" by Lattice (the user guide).
             await send({"type": "websocket.close", "code": 1008})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

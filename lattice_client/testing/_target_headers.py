@@ -1,8 +1,8 @@
 """The headers Lattice adds to a request it forwards to a target (http-targets.html).
 
 Lattice strips caller-sent copies of these before adding its own, so that they
-cannot be spoofed. Formats follow the Lattice user guide and captures quoted in
-LATTICE.md; the choices marked NOT DOCUMENTED live here and nowhere else.
+cannot be spoofed. Formats follow the Lattice user guide and published captures
+(docs/assumptions.md); the choices marked NOT DOCUMENTED live here and nowhere else.
 """
 
 from __future__ import annotations
