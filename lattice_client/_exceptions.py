@@ -11,6 +11,7 @@
     ├── SigningError                (also ValueError) this request cannot be signed
     │   └── InvalidHeaderError      a header name or value that HTTP cannot carry
     ├── AsyncResponseError          (also TypeError) a sync call given an unread async response
+    ├── LatticeHeadersError         (also ValueError) x-amzn-lattice-* headers repeated or joined
     └── LatticeResponseError        an error answer (4xx/5xx) from Lattice or the service behind it
         ├── AccessDeniedError       403 AccessDeniedException: an auth policy or IAM said no
         ├── SignatureError          Lattice refused the request's signature
@@ -61,6 +62,7 @@ __all__ = [
     "InvalidHeaderError",
     "InvalidSignatureError",
     "LatticeError",
+    "LatticeHeadersError",
     "LatticeResponseError",
     "MissingDependencyError",
     "NoCredentialsError",
@@ -131,6 +133,14 @@ class InvalidHeaderError(SigningError):
 
 class AsyncResponseError(LatticeError, TypeError):
     """A sync function was given an async response whose body it would have to read."""
+
+
+class LatticeHeadersError(LatticeError, ValueError):
+    """A target got Lattice's identity headers twice or joined: trust neither copy.
+
+    Lattice strips callers' copies, so this means something in front of the target
+    (a proxy, or a server folding ``_`` into ``-``) let a caller's copy through.
+    """
 
 
 class LatticeResponseError(LatticeError):

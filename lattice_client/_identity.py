@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from ._exceptions import ConfigurationError
+from ._exceptions import ConfigurationError, LatticeHeadersError
 
 __all__ = ["LatticeHeaders", "LatticeIdentity", "parse_lattice_headers"]
 
@@ -136,17 +136,30 @@ def parse_lattice_headers(
     ``headers`` is any framework's headers: a mapping (Django, Starlette,
     aiohttp, a plain dict; values may be lists) or pairs (WSGI-style lists,
     Werkzeug ``Headers``, ASGI's ``scope["headers"]`` with bytes). Names match
-    case-insensitively; the first occurrence of each header is used. Missing
-    headers give None attributes, never an error: a service without auth, or a
-    request that did not come through Lattice, simply has no identity.
+    case-insensitively, ``_`` as ``-``. Missing headers give None attributes,
+    never an error: a service without auth, or a request that did not come
+    through Lattice, simply has no identity.
+
+    Lattice sends each of these headers once, after removing the caller's
+    copies. A header received twice, or a value that is two joined into one
+    (``Principal=<forged>...,Principal=<real>...``: what a server that folds
+    ``x_amzn_lattice_identity`` into ``x-amzn-lattice-identity`` makes of a
+    caller's copy) raises `LatticeHeadersError` rather than pick one.
     """
     wanted = {IDENTITY_HEADER: "", IDENTITY_TAGS_HEADER: "", NETWORK_HEADER: "", TARGET_HEADER: ""}
     seen: set[str] = set()
     for raw_name, raw_value in _pairs(headers):
-        name = _text(raw_name, "header name").lower()
-        if name in wanted and name not in seen:
+        name = _text(raw_name, "header name").lower().replace("_", "-")
+        if name in wanted:
+            if name in seen:
+                raise LatticeHeadersError(
+                    f"{name} was received more than once; Lattice sends it once, so a "
+                    "caller's copy got past whatever is in front of this target"
+                )
             seen.add(name)
             wanted[name] = _text(raw_value, name)
+    for name, keys in _KEYS_BY_HEADER.items():
+        _refuse_joined(name, wanted[name], keys)
     identity_pairs = split_fields(wanted[IDENTITY_HEADER]) + split_fields(wanted[NETWORK_HEADER])
     identity = identity_from_fields(
         identity_pairs, tags=dict(split_fields(wanted[IDENTITY_TAGS_HEADER]))
@@ -162,6 +175,36 @@ def parse_lattice_headers(
     return LatticeHeaders(
         identity=identity, other=MappingProxyType(other) if other else _EMPTY, **target
     )
+
+
+_KEYS_BY_HEADER = {
+    IDENTITY_HEADER: frozenset(_IDENTITY_FIELDS),
+    IDENTITY_TAGS_HEADER: frozenset({"principal", "principalorgid"}),
+    NETWORK_HEADER: frozenset({"sourcevpcarn"}),
+    TARGET_HEADER: frozenset(_TARGET_FIELDS),
+}
+
+
+def _refuse_joined(name: str, value: str, keys: frozenset[str]) -> None:
+    """Raise when ``value`` looks like two values of ``name`` joined with ``,``.
+
+    Two copies of a header are joined as ``first,second`` (RFC 9110 5.3), so the
+    second starts after a comma with one of the header's own keys, and the first
+    repeats keys the second has. A known key seen twice, or after a comma, gives it away.
+    """
+    seen: set[str] = set()
+    for key, item in split_fields(value):
+        # What follows a comma and names one of the header's keys starts a second value.
+        after_comma = [key.rpartition(",")[2]] if "," in key else []
+        after_comma += [part.partition("=")[0] for part in item.split(",")[1:] if "=" in part]
+        folded = normalize_key(key)
+        if folded in seen or any(normalize_key(part.strip()) in keys for part in after_comma):
+            raise LatticeHeadersError(
+                f"{name} holds two values joined into one; Lattice sends it once, so a "
+                "caller's copy got past whatever is in front of this target"
+            )
+        if folded in keys:
+            seen.add(folded)
 
 
 def split_fields(value: str) -> list[tuple[str, str]]:
@@ -199,8 +242,8 @@ def _pairs(headers: object) -> Iterable[tuple[object, object]]:
     if isinstance(headers, Mapping):
         for name, value in headers.items():
             if isinstance(value, list | tuple):
-                if value:
-                    yield name, value[0]
+                for item in value:
+                    yield name, item
             else:
                 yield name, value
         return

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from lattice_client import (
     ConfigurationError,
     LatticeHeaders,
+    LatticeHeadersError,
     LatticeIdentity,
     parse_lattice_headers,
 )
@@ -102,14 +103,50 @@ def test_no_lattice_headers() -> None:
     "headers",
     [
         {"X-AMZN-LATTICE-NETWORK": "SourceVpcArn=v"},
-        {"x-amzn-lattice-network": ["SourceVpcArn=v", "SourceVpcArn=other"]},
-        [("X-Amzn-Lattice-Network", "SourceVpcArn=v"), ("x-amzn-lattice-network", "x=1")],
+        {"x-amzn-lattice-network": ["SourceVpcArn=v"]},
+        [("X-Amzn-Lattice-Network", "SourceVpcArn=v"), ("x-amzn-lattice-networks", "x=1")],
         [(b"x-amzn-lattice-network", b"SourceVpcArn=v")],
     ],
 )
 def test_framework_header_shapes(headers: object) -> None:
-    """Dicts, lists of values, pairs and ASGI byte pairs all work; the first occurrence counts."""
+    """Dicts, lists of values, pairs and ASGI byte pairs all work."""
     assert parse_lattice_headers(headers).identity.source_vpc_arn == "v"  # type: ignore[arg-type]
+
+
+REAL = "Principal=arn:aws:sts::111122223333:assumed-role/app/s; SessionName=s; Type=AWS_IAM"
+FORGED = "Principal=arn:aws:iam::999999999999:role/admin; Type=AWS_IAM"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-amzn-lattice-identity": [FORGED, REAL]},
+        [("x_amzn_lattice_identity", FORGED), ("x-amzn-lattice-identity", REAL)],
+        # What a WSGI server makes of a caller's x_amzn_lattice_identity plus Lattice's own:
+        {"x-amzn-lattice-identity": f"{FORGED},{REAL}"},
+        {"x-amzn-lattice-identity": f"Principal=arn:aws:iam::999999999999:root,{REAL}"},
+        {"x-amzn-lattice-identity": f"anything,{REAL}"},
+        {"x-amzn-lattice-network": "SourceVpcArn=forged,SourceVpcArn=real"},
+        {"x-amzn-lattice-target": "ServiceArn=forged,ServiceArn=real;TargetGroupArn=t"},
+    ],
+)
+def test_joined_identity_headers_are_refused_not_read_as_the_forged_principal(
+    headers: object,
+) -> None:
+    """A repeated or joined identity header raises instead of yielding the caller's forgery."""
+    with pytest.raises(LatticeHeadersError, match="once"):
+        parse_lattice_headers(headers)  # type: ignore[arg-type]
+
+
+def test_commas_inside_a_single_value_are_kept() -> None:
+    """IAM names may contain commas: one value with a comma is not mistaken for two."""
+    parsed = parse_lattice_headers(
+        {"x-amzn-lattice-identity": "Principal=arn:aws:iam::1:role/a,b; SessionName=x,y"}
+    )
+    assert (parsed.identity.principal, parsed.identity.session_name) == (
+        "arn:aws:iam::1:role/a,b",
+        "x,y",
+    )
 
 
 def test_bad_header_containers() -> None:

@@ -50,6 +50,11 @@ HOST_NOT_SIGNED = "'Host' or ':authority' must be a 'SignedHeader' in the AWS Au
 REGION_SET_NOT_SIGNED = "'X-Amz-Region-Set' must be a 'SignedHeader' for AWS4-ECDSA-P256-SHA256."
 
 
+def repeated_header(name: str) -> str:
+    """NOT DOCUMENTED for Lattice: the local Lattice's message for a signature header sent twice."""
+    return f"The request carries more than one '{name}' header; send exactly one."
+
+
 def malformed_authorization(missing: list[str]) -> str:
     """AWS's message for an Authorization header that lacks some of its parts."""
     return " ".join(f"Authorization header requires '{part}' parameter." for part in missing)
@@ -152,6 +157,10 @@ PRESIGNED_NOT_SUPPORTED = (
 SIGNATURE_ERROR_STATUS = 403
 FIXED_RESPONSE_BODY = b""
 NO_HEALTHY_TARGET_STATUS = 503
+# A name no service of the network answers to (or a caller in a VPC not associated
+# with the network, from which no name resolves): Lattice's answer is not documented.
+UNKNOWN_SERVICE_STATUS = 404
+UNKNOWN_SERVICE_BODY = b""
 TARGET_TIMEOUT_STATUS = 504
 # Lattice's own bodies are plain text (AWS's samples); the exact content-type is not documented.
 CONTENT_TYPE = b"text/plain"

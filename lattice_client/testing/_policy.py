@@ -47,18 +47,26 @@ class PolicyError(ConfigurationError):
 
 @dataclass(frozen=True)
 class RequestContext:
-    """What an auth policy sees of one request."""
+    """What an auth policy sees of one request.
+
+    ``headers`` and ``query`` give every value received (a list) or one (a
+    string): a condition on a repeated header or query parameter must hold for
+    each value for an Allow to apply, and for any value for a Deny to apply, so
+    that no value a target might read escapes a Deny.
+    """
 
     principal: str | None
     """The caller's ARN, or None for an anonymous (unsigned) caller."""
     resource: str
     method: str
-    headers: Mapping[str, str]
-    """Lowercase header names; repeated headers joined with ``,``."""
-    query: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str | Sequence[str]]
+    """Lowercase header names."""
+    query: Mapping[str, str | Sequence[str]] = field(default_factory=dict)
     service_arn: str = ""
     service_network_arn: str = ""
     source_vpc: str = ""
+    source_vpc_owner_account: str = ""
+    port: int | None = None
     principal_tags: Mapping[str, str] = field(default_factory=dict)
     principal_org_id: str | None = None
 
@@ -69,17 +77,20 @@ class RequestContext:
         if lkey == "vpc-lattice-svcs:requestmethod":
             return [self.method]
         if prefix == "vpc-lattice-svcs:requestheader":
-            value = self.headers.get(name)
-            return None if value is None else [value]
+            return _values(self.headers.get(name))
         if prefix == "vpc-lattice-svcs:requestquerystring":
-            value = self.query.get(name)
-            return None if value is None else [value]
+            # Query parameter names are case-sensitive; the key's own spelling counts.
+            return _values(self.query.get(key.partition("/")[2]))
         if lkey == "vpc-lattice-svcs:servicearn":
             return [self.service_arn]
         if lkey == "vpc-lattice-svcs:servicenetworkarn":
             return [self.service_network_arn] if self.service_network_arn else None
         if lkey == "vpc-lattice-svcs:sourcevpc":
             return [self.source_vpc] if self.source_vpc else None
+        if lkey == "vpc-lattice-svcs:sourcevpcowneraccount":
+            return [self.source_vpc_owner_account] if self.source_vpc_owner_account else None
+        if lkey == "vpc-lattice-svcs:port":
+            return [str(self.port)] if self.port is not None else None
         if lkey == "aws:principaltype":
             return ["Anonymous" if self.principal is None else "AWS"]
         if self.principal is None:
@@ -96,6 +107,12 @@ class RequestContext:
         return None
 
 
+def _values(value: str | Sequence[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value) or None
+
+
 @dataclass(frozen=True)
 class Decision:
     """The verdict of an auth policy: allowed, or denied explicitly or for want of an Allow."""
@@ -105,8 +122,8 @@ class Decision:
 
 
 _KNOWN_KEYS = re.compile(
-    r"(vpc-lattice-svcs:(requestmethod|requestheader/.+|requestquerystring/.+|servicearn|"
-    r"servicenetworkarn|sourcevpc)|aws:(principaltype|principalarn|principalaccount|"
+    r"(vpc-lattice-svcs:(port|requestmethod|requestheader/.+|requestquerystring/.+|servicearn|"
+    r"servicenetworkarn|sourcevpc|sourcevpcowneraccount)|aws:(principaltype|principalarn|principalaccount|"
     r"principalorgid|principaltag/.+))",
     re.IGNORECASE,
 )
@@ -120,7 +137,7 @@ class _Statement:
     not_action: bool
     resources: tuple[str, ...]
     not_resource: bool
-    conditions: tuple[tuple[Callable[[list[str] | None], bool], str], ...]
+    conditions: tuple[tuple[_Test, str], ...]
 
     def applies(self, request: RequestContext) -> bool:
         if not _principal_matches(self.principals, request.principal):
@@ -132,7 +149,9 @@ class _Statement:
             == self.not_resource
         ):
             return False
-        return all(test(request.condition_values(key)) for test, key in self.conditions)
+        # A Deny holds when any value of a repeated key matches; an Allow only when all do.
+        every = self.allow
+        return all(test(request.condition_values(key), every) for test, key in self.conditions)
 
 
 class AuthPolicy:
@@ -243,12 +262,14 @@ _NEGATED = {
 }
 
 
-def _parse_conditions(
-    raw: Any, where: str
-) -> tuple[tuple[Callable[[list[str] | None], bool], str], ...]:
+# A condition test: (the key's values or None when absent, must every value pass?) -> passes.
+_Test = Callable[[list[str] | None, bool], bool]
+
+
+def _parse_conditions(raw: Any, where: str) -> tuple[tuple[_Test, str], ...]:
     if not isinstance(raw, Mapping):
         raise PolicyError(f"{where}.Condition must be an object")
-    tests: list[tuple[Callable[[list[str] | None], bool], str]] = []
+    tests: list[tuple[_Test, str]] = []
     for operator, pairs in raw.items():
         if not isinstance(pairs, Mapping):
             raise PolicyError(f"{where}.Condition.{operator} must map condition keys to values")
@@ -262,25 +283,26 @@ def _parse_conditions(
     return tuple(tests)
 
 
-def _condition(
-    operator: str, expected: Sequence[str], where: str
-) -> Callable[[list[str] | None], bool]:
+def _condition(operator: str, expected: Sequence[str], where: str) -> _Test:
     if_exists = operator.endswith("IfExists")
     base = operator.removesuffix("IfExists")
     if base == "Null":
         want_absent = [value.lower() == "true" for value in expected]
-        return lambda actual: (actual is None) in want_absent
+        return lambda actual, every: (actual is None) in want_absent
     negated = base in _NEGATED
     compare = _OPERATORS.get(_NEGATED.get(base, base))
     if compare is None:
         raise PolicyError(f"{where}: the local Lattice does not support the operator {operator!r}")
 
-    def test(actual: list[str] | None) -> bool:
+    def passes(value: str) -> bool:
+        matched = any(compare(value, wanted) for wanted in expected)
+        return not matched if negated else matched
+
+    def test(actual: list[str] | None, every: bool) -> bool:
         if actual is None:
             # IAM: a missing key fails every operator but negated ones and ...IfExists.
             return if_exists or negated
-        matched = any(compare(value, wanted) for value in actual for wanted in expected)
-        return not matched if negated else matched
+        return all(map(passes, actual)) if every else any(map(passes, actual))
 
     return test
 

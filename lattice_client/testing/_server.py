@@ -1,4 +1,5 @@
-"""`LocalLattice`: the stand-in served on loopback from a background thread."""
+"""The local stand-ins served on loopback from a background thread: `LocalLattice`
+(one service) on the shared `DataPlane` lifecycle that `LocalServiceNetwork` also uses."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from lattice_client._credentials import Credentials
 from lattice_client._exceptions import ConfigurationError, MissingDependencyError
@@ -23,9 +24,9 @@ from lattice_client.testing._config import AuthType, Principal, Rule, ServiceNam
 from lattice_client.testing._policy import AUTHENTICATED_ONLY, AuthPolicy
 
 if TYPE_CHECKING:
-    from lattice_client.testing._proxy import LatticeProxy
+    from lattice_client.testing._proxy import Flap, LatticeProxy, NetworkPlan
 
-__all__ = ["LocalLattice"]
+__all__ = ["DataPlane", "LocalLattice"]
 
 logger = logging.getLogger("lattice_client.testing")
 access_logger = logging.getLogger("lattice_client.testing.access")
@@ -34,8 +35,294 @@ _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 10.0
 _ACCESS_LOG_SIZE = 10_000
 
+_Self = TypeVar("_Self", bound="DataPlane")
 
-class LocalLattice:
+
+def auth_policy_for(
+    auth_type: AuthType, auth_policy: str | Mapping[str, Any] | AuthPolicy | None, what: str
+) -> AuthPolicy | None:
+    """Check an auth type and policy pair; AWS_IAM without a policy: authenticated callers."""
+    if auth_type not in ("AWS_IAM", "NONE"):
+        raise ConfigurationError(f"{what} auth_type is 'AWS_IAM' or 'NONE', not {auth_type!r}")
+    if auth_type == "NONE":
+        if auth_policy is not None:
+            raise ConfigurationError(f"{what} auth policy only applies with auth_type='AWS_IAM'")
+        return None
+    if auth_policy is None:
+        auth_policy = AUTHENTICATED_ONLY
+    return auth_policy if isinstance(auth_policy, AuthPolicy) else AuthPolicy(auth_policy)
+
+
+def check_target(target: str | None, app: Any) -> None:
+    if target is not None and app is not None:
+        raise ConfigurationError("pass target= (a URL) or app= (an ASGI/WSGI app), not both")
+    if target is not None and not target.startswith(("http://", "https://")):
+        raise ConfigurationError(f"target must be an http:// or https:// URL, not {target!r}")
+
+
+def check_principals(principals: Iterable[Principal] | None) -> tuple[Principal, ...]:
+    chosen = tuple(principals) if principals is not None else (Principal.generate(),)
+    if not chosen:
+        raise ConfigurationError("a local Lattice needs at least one principal")
+    keys = [p.credentials.access_key_id for p in chosen]
+    if len(set(keys)) != len(keys):
+        raise ConfigurationError("two principals share an access key id; each needs its own")
+    return chosen
+
+
+class DataPlane:
+    """What every local stand-in shares: principals, the loopback listener (HTTP/1.1 and
+    HTTP/2, cleartext or TLS), the background thread, the apps it serves and the access log.
+
+    Subclasses say which apps to serve (`_apps`) and what to run (`_network_plan`).
+    """
+
+    def __init__(
+        self,
+        *,
+        principals: Iterable[Principal] | None,
+        host: str,
+        port: int,
+        tls: bool,
+        clock: Callable[[], datetime] | None,
+        max_skew: timedelta,
+        upstream_timeout: float,
+        upstream_ca_file: str | None,
+        log_stream: TextIO | None,
+    ) -> None:
+        self.principals: tuple[Principal, ...] = check_principals(principals)
+        self._host = host
+        self._port = port
+        self._tls = tls
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._max_skew = max_skew
+        self._upstream_timeout = upstream_timeout
+        self._upstream_ca_file = upstream_ca_file
+        self._log_stream = log_stream
+        self._access_log: collections.deque[dict[str, Any]] = collections.deque(
+            maxlen=_ACCESS_LOG_SIZE
+        )
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
+        self._ca_pem: bytes | None = None
+        self._proxy: LatticeProxy | None = None
+
+    # -- what subclasses provide --------------------------------------------------------
+
+    def _apps(self) -> Sequence[Any]:
+        """One entry per service: the ASGI/WSGI app to serve for it, or None."""
+        raise NotImplementedError
+
+    def _network_plan(self, app_urls: Sequence[str | None]) -> NetworkPlan:
+        """What the proxy runs, given the URL each service's app is served at (or None)."""
+        raise NotImplementedError
+
+    # -- what a client needs ------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The loopback port it listens on (chosen by the OS unless ``port=`` was given)."""
+        if not self._ready.is_set():
+            raise RuntimeError(
+                f"the {type(self).__name__} is not running; use it as a context manager"
+            )
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """Its base URL, e.g. ``http://127.0.0.1:54321``."""
+        scheme = "https" if self._tls else "http"
+        return f"{scheme}://{_url_host(self._host)}:{self.port}"
+
+    @property
+    def principal(self) -> Principal:
+        """The first configured principal (a generated one unless ``principals=`` was given)."""
+        return self.principals[0]
+
+    @property
+    def credentials(self) -> Credentials:
+        """The first principal's `lattice_client.Credentials`."""
+        return self.principal.credentials
+
+    @property
+    def ca_file(self) -> str | None:
+        """With ``tls=True``, a PEM file of the CA to trust (``httpx.Client(verify=...)``)."""
+        if self._tempdir is None or self._ca_pem is None:
+            return None
+        return str(Path(self._tempdir.name) / "ca.pem")
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client SSL context that trusts this local Lattice's certificate."""
+        if self._ca_pem is None:
+            raise ConfigurationError("ssl_context() needs a local Lattice started with tls=True")
+        context = ssl.create_default_context(cadata=self._ca_pem.decode())
+        context.set_alpn_protocols(["h2", "http/1.1"])
+        return context
+
+    @property
+    def access_log(self) -> list[dict[str, Any]]:
+        """The access-log records so far, oldest first (the last 10,000)."""
+        return list(self._access_log)
+
+    def clear_access_log(self) -> None:
+        """Forget the access-log records so far."""
+        self._access_log.clear()
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self: _Self) -> _Self:
+        """Start serving; returns once the port accepts connections."""
+        if self._thread is not None:
+            raise RuntimeError(f"this {type(self).__name__} is already running")
+        for module in ("hypercorn", "h2") + (("trustme",) if self._tls else ()):
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                raise MissingDependencyError(
+                    f"lattice_client.testing.{type(self).__name__}", extra="testing", module=module
+                ) from None
+        self._ready.clear()
+        self._error = None
+        self._thread = threading.Thread(target=self._run, name="local-lattice", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(_START_TIMEOUT):
+            raise RuntimeError(f"the {type(self).__name__} did not start within 30 s")
+        error = self._startup_error()
+        if error is not None:
+            self._thread.join(_STOP_TIMEOUT)
+            self._thread = None
+            raise error
+        return self
+
+    def _startup_error(self) -> BaseException | None:
+        # Set by the server thread; read through a method so the check is not narrowed away.
+        return self._error
+
+    def stop(self) -> None:
+        """Stop serving and wait for the background thread to finish."""
+        thread, loop, stop = self._thread, self._loop, self._stop
+        if thread is None:
+            return
+        if loop is not None and stop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(stop.set)
+        thread.join(_STOP_TIMEOUT)
+        self._thread = None
+        self._ready.clear()
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
+            self._tempdir = None
+
+    def __enter__(self: _Self) -> _Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self: _Self) -> _Self:
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(self.start)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        import anyio.to_thread
+
+        await anyio.to_thread.run_sync(self.stop)
+
+    # -- the background thread ----------------------------------------------------------
+
+    def _record(self, entry: dict[str, Any]) -> None:
+        from lattice_client.testing._asgi import log_json
+
+        self._access_log.append(entry)
+        line = log_json(entry)
+        access_logger.info("%s", line)
+        if self._log_stream is not None:
+            self._log_stream.write(line + "\n")
+            self._log_stream.flush()
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # reported to start(), or logged once running
+            if not self._ready.is_set():
+                self._error = exc
+                self._ready.set()
+            else:
+                logger.exception("the local Lattice stopped unexpectedly")
+
+    async def _serve(self) -> None:
+        from hypercorn.asyncio import serve
+
+        from lattice_client.testing._proxy import LatticeProxy
+
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        tasks: list[asyncio.Task[None]] = []
+        app_urls: list[str | None] = []
+        for app in self._apps():
+            if app is None:
+                app_urls.append(None)
+                continue
+            app_socket = _listen(self._host, 0)
+            app_urls.append(f"http://{_url_host(self._host)}:{app_socket.getsockname()[1]}")
+            tasks.append(
+                asyncio.create_task(
+                    serve(app, _config(app_socket), shutdown_trigger=self._stop.wait)
+                )
+            )
+        self._proxy = LatticeProxy(
+            network=self._network_plan(app_urls),
+            principals=self.principals,
+            clock=self._clock,
+            max_skew=self._max_skew,
+            access_log=self._record,
+            upstream_timeout=self._upstream_timeout,
+            upstream_ca_file=self._upstream_ca_file,
+        )
+        proxy_socket = _listen(self._host, self._port)
+        self._port = proxy_socket.getsockname()[1]
+        config = _config(proxy_socket)
+        if self._tls:
+            self._tempdir = tempfile.TemporaryDirectory(prefix="local-lattice-")
+            config.certfile, config.keyfile = self._issue_certificate(Path(self._tempdir.name))
+        proxy: Any = self._proxy  # an ASGI app; hypercorn's own typing of apps is narrower
+        tasks.append(asyncio.create_task(serve(proxy, config, shutdown_trigger=self._stop.wait)))
+        self._ready.set()
+        await asyncio.gather(*tasks)
+
+    def _issue_certificate(self, directory: Path) -> tuple[str, str]:
+        import trustme
+
+        ca = trustme.CA()
+        cert = ca.issue_cert("localhost", "127.0.0.1", "::1", *self._certificate_names())
+        self._ca_pem = ca.cert_pem.bytes()
+        ca.cert_pem.write_to_path(str(directory / "ca.pem"))
+        cert.cert_chain_pems[0].write_to_path(str(directory / "cert.pem"))
+        for extra in cert.cert_chain_pems[1:]:
+            extra.write_to_path(str(directory / "cert.pem"), append=True)
+        cert.private_key_pem.write_to_path(str(directory / "key.pem"))
+        return str(directory / "cert.pem"), str(directory / "key.pem")
+
+    def _certificate_names(self) -> Sequence[str]:
+        """Further names the TLS certificate covers (the services' names)."""
+        return ()
+
+
+class LocalLattice(DataPlane):
     """A local stand-in for one Lattice service, in front of ``target`` or ``app``.
 
     It verifies SigV4/SigV4A signatures, evaluates the auth policy, applies the
@@ -83,29 +370,19 @@ class LocalLattice:
         upstream_ca_file: str | None = None,
         log_stream: TextIO | None = None,
     ) -> None:
-        if target is not None and app is not None:
-            raise ConfigurationError("pass target= (a URL) or app= (an ASGI/WSGI app), not both")
-        if auth_type not in ("AWS_IAM", "NONE"):
-            raise ConfigurationError(f"auth_type is 'AWS_IAM' or 'NONE', not {auth_type!r}")
-        if target is not None and not target.startswith(("http://", "https://")):
-            raise ConfigurationError(f"target must be an http:// or https:// URL, not {target!r}")
-        if auth_type == "NONE" and auth_policy is not None:
-            raise ConfigurationError("an auth policy only applies with auth_type='AWS_IAM'")
-        if auth_policy is None and auth_type == "AWS_IAM":
-            auth_policy = AUTHENTICATED_ONLY
-        self.auth_policy = (
-            auth_policy
-            if isinstance(auth_policy, AuthPolicy) or auth_policy is None
-            else AuthPolicy(auth_policy)
+        check_target(target, app)
+        super().__init__(
+            principals=principals,
+            host=host,
+            port=port,
+            tls=tls,
+            clock=clock,
+            max_skew=max_skew,
+            upstream_timeout=upstream_timeout,
+            upstream_ca_file=upstream_ca_file,
+            log_stream=log_stream,
         )
-        self.principals: tuple[Principal, ...] = (
-            tuple(principals) if principals is not None else (Principal.generate(),)
-        )
-        if not self.principals:
-            raise ConfigurationError("a LocalLattice needs at least one principal")
-        keys = [p.credentials.access_key_id for p in self.principals]
-        if len(set(keys)) != len(keys):
-            raise ConfigurationError("two principals share an access key id; each needs its own")
+        self.auth_policy = auth_policy_for(auth_type, auth_policy, "an")
         if names is not None and region is not None and names.region != region:
             raise ConfigurationError(f"region={region!r} contradicts names.region={names.region!r}")
         self.names = names or ServiceNames(region=region or "us-west-2")
@@ -113,27 +390,7 @@ class LocalLattice:
         self.target = target
         self.rules = tuple(rules)
         self._app = app
-        self._host = host
-        self._port = port
-        self._tls = tls
-        self._clock = clock or (lambda: datetime.now(timezone.utc))
-        self._max_skew = max_skew
-        self._upstream_timeout = upstream_timeout
-        self._upstream_ca_file = upstream_ca_file
-        self._log_stream = log_stream
-        self._access_log: collections.deque[dict[str, Any]] = collections.deque(
-            maxlen=_ACCESS_LOG_SIZE
-        )
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
-        self._ca_pem: bytes | None = None
-        self._proxy: LatticeProxy | None = None
-
-    # -- what a client needs ------------------------------------------------------------
+        self._flap: Flap | None = None
 
     @property
     def region(self) -> str:
@@ -145,204 +402,43 @@ class LocalLattice:
         """The ARN auth policy resources are built on: ``<service_arn>/<path>``."""
         return self.names.service_arn
 
-    @property
-    def port(self) -> int:
-        """The loopback port it listens on (chosen by the OS unless ``port=`` was given)."""
-        if not self._ready.is_set():
-            raise RuntimeError("the LocalLattice is not running; use it as a context manager")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        """Its base URL, e.g. ``http://127.0.0.1:54321``."""
-        scheme = "https" if self._tls else "http"
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"{scheme}://{host}:{self.port}"
-
-    @property
-    def principal(self) -> Principal:
-        """The first configured principal (a generated one unless ``principals=`` was given)."""
-        return self.principals[0]
-
-    @property
-    def credentials(self) -> Credentials:
-        """The first principal's `lattice_client.Credentials`."""
-        return self.principal.credentials
-
-    @property
-    def ca_file(self) -> str | None:
-        """With ``tls=True``, a PEM file of the CA to trust (``httpx.Client(verify=...)``)."""
-        if self._tempdir is None or self._ca_pem is None:
-            return None
-        return str(Path(self._tempdir.name) / "ca.pem")
-
-    def ssl_context(self) -> ssl.SSLContext:
-        """A client SSL context that trusts this local Lattice's certificate."""
-        if self._ca_pem is None:
-            raise ConfigurationError("ssl_context() needs a LocalLattice started with tls=True")
-        context = ssl.create_default_context(cadata=self._ca_pem.decode())
-        context.set_alpn_protocols(["h2", "http/1.1"])
-        return context
-
-    @property
-    def access_log(self) -> list[dict[str, Any]]:
-        """The access-log records so far, oldest first (the last 10,000)."""
-        return list(self._access_log)
-
-    def clear_access_log(self) -> None:
-        """Forget the access-log records so far."""
-        self._access_log.clear()
-
-    # -- lifecycle ----------------------------------------------------------------------
-
-    def start(self) -> LocalLattice:
-        """Start serving; returns once the port accepts connections."""
-        if self._thread is not None:
-            raise RuntimeError("this LocalLattice is already running")
-        for module in ("hypercorn", "h2") + (("trustme",) if self._tls else ()):
-            try:
-                importlib.import_module(module)
-            except ImportError:
-                raise MissingDependencyError(
-                    "lattice_client.testing.LocalLattice", extra="testing", module=module
-                ) from None
-        self._ready.clear()
-        self._error = None
-        self._thread = threading.Thread(target=self._run, name="local-lattice", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(_START_TIMEOUT):
-            raise RuntimeError("the LocalLattice did not start within 30 s")
-        error = self._startup_error()
-        if error is not None:
-            self._thread.join(_STOP_TIMEOUT)
-            self._thread = None
-            raise error
-        return self
-
-    def _startup_error(self) -> BaseException | None:
-        # Set by the server thread; read through a method so the check is not narrowed away.
-        return self._error
-
-    def stop(self) -> None:
-        """Stop serving and wait for the background thread to finish."""
-        thread, loop, stop = self._thread, self._loop, self._stop
-        if thread is None:
-            return
-        if loop is not None and stop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(stop.set)
-        thread.join(_STOP_TIMEOUT)
-        self._thread = None
-        self._ready.clear()
-        if self._tempdir is not None:
-            self._tempdir.cleanup()
-            self._tempdir = None
-
-    def __enter__(self) -> LocalLattice:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> LocalLattice:
-        import anyio.to_thread
-
-        return await anyio.to_thread.run_sync(self.start)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        import anyio.to_thread
-
-        await anyio.to_thread.run_sync(self.stop)
+    def flap(self, *, requests: int = 0, seconds: float = 0.0) -> None:
+        """Make the target look unhealthy: Lattice's 503 for the next ``requests`` requests
+        that would reach it, or for ``seconds``; ``flap()`` ends it. Test retries with it."""
+        if isinstance(requests, bool) or not isinstance(requests, int) or requests < 0:
+            raise ConfigurationError(f"flap(requests=) takes a count >= 0, not {requests!r}")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise ConfigurationError(f"flap(seconds=) takes a number >= 0, not {seconds!r}")
+        _flap_of(self).start(requests, seconds)
 
     def __repr__(self) -> str:
         where = self.url if self._ready.is_set() else "not running"
         return f"LocalLattice({where}, auth_type={self.auth_type!r}, region={self.region!r})"
 
-    # -- the background thread ----------------------------------------------------------
+    def _apps(self) -> Sequence[Any]:
+        return [self._app]
 
-    def _record(self, entry: dict[str, Any]) -> None:
-        from lattice_client.testing._proxy import log_json
+    def _network_plan(self, app_urls: Sequence[str | None]) -> NetworkPlan:
+        from lattice_client.testing._proxy import NetworkPlan, ServicePlan, VpcAssociation
 
-        self._access_log.append(entry)
-        line = log_json(entry)
-        access_logger.info("%s", line)
-        if self._log_stream is not None:
-            self._log_stream.write(line + "\n")
-            self._log_stream.flush()
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        except BaseException as exc:  # reported to start(), or logged once running
-            if not self._ready.is_set():
-                self._error = exc
-                self._ready.set()
-            else:
-                logger.exception("the LocalLattice stopped unexpectedly")
-
-    async def _serve(self) -> None:
-        from hypercorn.asyncio import serve
-
-        from lattice_client.testing._proxy import LatticeProxy
-
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        tasks: list[asyncio.Task[None]] = []
-        target = self.target
-        if self._app is not None:
-            app_socket = _listen(self._host, 0)
-            app_port = app_socket.getsockname()[1]
-            target = f"http://{_url_host(self._host)}:{app_port}"
-            tasks.append(
-                asyncio.create_task(
-                    serve(self._app, _config(app_socket), shutdown_trigger=self._stop.wait)
-                )
-            )
-        self._proxy = LatticeProxy(
+        service = ServicePlan(
             names=self.names,
             auth_type=self.auth_type,
             auth_policy=self.auth_policy,
-            principals=self.principals,
             rules=self.rules,
-            default_target=target,
-            clock=self._clock,
-            max_skew=self._max_skew,
-            access_log=self._record,
-            upstream_timeout=self._upstream_timeout,
-            upstream_ca_file=self._upstream_ca_file,
+            default_target=self.target or app_urls[0],
+            flap=_flap_of(self),
         )
-        proxy_socket = _listen(self._host, self._port)
-        self._port = proxy_socket.getsockname()[1]
-        config = _config(proxy_socket)
-        if self._tls:
-            self._tempdir = tempfile.TemporaryDirectory(prefix="local-lattice-")
-            config.certfile, config.keyfile = self._issue_certificate(Path(self._tempdir.name))
-        proxy: Any = self._proxy  # an ASGI app; hypercorn's own typing of apps is narrower
-        tasks.append(asyncio.create_task(serve(proxy, config, shutdown_trigger=self._stop.wait)))
-        self._ready.set()
-        await asyncio.gather(*tasks)
+        vpc = VpcAssociation(self.names.vpc_id, self.names.account, self.names.region)
+        return NetworkPlan(services=(service,), vpcs=(vpc,), arn=self.names.service_network_arn)
 
-    def _issue_certificate(self, directory: Path) -> tuple[str, str]:
-        import trustme
 
-        ca = trustme.CA()
-        cert = ca.issue_cert("localhost", "127.0.0.1", "::1")
-        self._ca_pem = ca.cert_pem.bytes()
-        ca.cert_pem.write_to_path(str(directory / "ca.pem"))
-        cert.cert_chain_pems[0].write_to_path(str(directory / "cert.pem"))
-        for extra in cert.cert_chain_pems[1:]:
-            extra.write_to_path(str(directory / "cert.pem"), append=True)
-        cert.private_key_pem.write_to_path(str(directory / "key.pem"))
-        return str(directory / "cert.pem"), str(directory / "key.pem")
+def _flap_of(lattice: LocalLattice) -> Flap:
+    from lattice_client.testing._proxy import Flap
+
+    if lattice._flap is None:
+        lattice._flap = Flap()
+    return lattice._flap
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -11,7 +11,10 @@ from lattice_client.testing._config import Principal, ServiceNames
 
 # Everything the caller might send that a target must only ever get from Lattice.
 STRIPPED_PREFIXES = (b"x-amzn-lattice-", b"x-forwarded-")
-STRIPPED = frozenset({b"x-amzn-source-vpc", b"forwarded"})
+# The local Lattice's own request header naming the caller's VPC (its stand-in for the
+# VPC a request comes from); never forwarded.
+SOURCE_VPC_HEADER = "x-local-lattice-source-vpc"
+STRIPPED = frozenset({b"x-amzn-source-vpc", b"forwarded", SOURCE_VPC_HEADER.encode()})
 
 # NOT DOCUMENTED which spelling current Lattice uses: the user guide has said both
 # x-forwarded-port/-proto and x-forwarded-for-port/-for-proto. Send both.
@@ -27,10 +30,17 @@ STRIP_SIGNATURE_HEADERS = False
 
 
 def is_stripped(name: bytes) -> bool:
-    """True for a header Lattice removes from the caller's request before forwarding."""
-    if STRIP_SIGNATURE_HEADERS and (name == b"authorization" or name.startswith(b"x-amz-")):
+    """True for a header Lattice removes from the caller's request before forwarding.
+
+    Names are compared folded (case, ``_`` as ``-``): WSGI servers, and ASGI
+    frameworks that build a WSGI-style environ, read ``x_amzn_lattice_identity``
+    and ``x-amzn-lattice-identity`` as the same ``HTTP_X_AMZN_LATTICE_IDENTITY``,
+    so a caller's underscore spelling would otherwise pass as Lattice's header.
+    """
+    folded = name.lower().replace(b"_", b"-")
+    if STRIP_SIGNATURE_HEADERS and (folded == b"authorization" or folded.startswith(b"x-amz-")):
         return True
-    return name in STRIPPED or name.startswith(STRIPPED_PREFIXES)
+    return folded in STRIPPED or folded.startswith(STRIPPED_PREFIXES)
 
 
 def identity(principal: Principal) -> bytes:
@@ -55,15 +65,15 @@ def identity_tags(principal: Principal) -> bytes:
     return ";".join(f"{k}={_escape(v)}" for k, v in pairs.items()).encode()
 
 
-def network(names: ServiceNames) -> bytes:
+def network(source_vpc_arn: str) -> bytes:
     """``x-amzn-lattice-network``: ``SourceVpcArn=arn:aws:ec2:<region>:<acct>:vpc/<id>``."""
-    return f"SourceVpcArn={names.source_vpc_arn}".encode()
+    return f"SourceVpcArn={source_vpc_arn}".encode()
 
 
-def target(names: ServiceNames) -> bytes:
+def target(names: ServiceNames, service_network_arn: str) -> bytes:
     """``x-amzn-lattice-target``: ``ServiceArn=...;ServiceNetworkArn=...;TargetGroupArn=...``."""
     return (
-        f"ServiceArn={names.service_arn};ServiceNetworkArn={names.service_network_arn};"
+        f"ServiceArn={names.service_arn};ServiceNetworkArn={service_network_arn};"
         f"TargetGroupArn={names.target_group_arn}"
     ).encode()
 
@@ -72,6 +82,9 @@ def added_headers(
     principal: Principal | None,
     names: ServiceNames,
     *,
+    source_vpc_arn: str,
+    vpc_id: str,
+    service_network_arn: str,
     client_ip: str,
     port: int,
     scheme: str,
@@ -82,9 +95,9 @@ def added_headers(
         headers.append((b"x-amzn-lattice-identity", identity(principal)))
         headers.append((b"x-amzn-lattice-identity-tags", identity_tags(principal)))
     headers += [
-        (b"x-amzn-lattice-network", network(names)),
-        (b"x-amzn-lattice-target", target(names)),
-        (b"x-amzn-source-vpc", names.vpc_id.encode()),
+        (b"x-amzn-lattice-network", network(source_vpc_arn)),
+        (b"x-amzn-lattice-target", target(names, service_network_arn)),
+        (b"x-amzn-source-vpc", vpc_id.encode()),
         (b"x-forwarded-for", client_ip.encode()),
     ]
     headers += [(name, str(port).encode()) for name in FORWARDED_PORT]

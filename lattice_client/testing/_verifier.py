@@ -131,6 +131,10 @@ def _verify(
     authorization = fields.get("authorization")
     if not authorization:
         raise _Rejected(msg.MISSING_AUTHENTICATION_TOKEN, msg.MISSING_TOKEN)
+    for name in _ONCE_ONLY:
+        if len(fields.get(name, ())) > 1:
+            # One signature per request: a second copy after a valid one must not ride along.
+            raise _Rejected(msg.INCOMPLETE_SIGNATURE, msg.repeated_header(name))
     algorithm, _, rest = authorization[0].strip().partition(" ")
     parts: dict[str, str] = {}
     for part in rest.split(","):
@@ -407,6 +411,10 @@ def _sigv4_matches_here(
         key = hmac.digest(key, part.encode(), "sha256")
     expected = hmac.digest(key, string_to_sign.encode(), "sha256").hex()
     return hmac.compare_digest(expected.encode(), signature.encode())
+
+
+# Headers that make up one signature: each may be sent once.
+_ONCE_ONLY = ("authorization", "x-amz-security-token", "x-amz-date", "x-amz-content-sha256")
 
 
 def _trim(value: str) -> str:
