@@ -104,9 +104,17 @@ def write_credentials(principals: Sequence[Principal], path: Path) -> list[str]:
         if credentials.session_token:
             lines.append(f"aws_session_token = {credentials.session_token}")
         lines.append("")
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write("\n".join(lines))
+    # A new file, created 0600 next to the destination, then renamed over it: an
+    # existing file's mode is not kept, and a symlink there is replaced, not followed.
+    descriptor, temporary = tempfile.mkstemp(prefix=".credentials-", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write("\n".join(lines))
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
     return names
 
 
@@ -137,7 +145,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             credentials_file = Path(directory) / "credentials"
         else:
             credentials_file = args.credentials_file
-        profiles = write_credentials(principals, credentials_file)
+        try:
+            profiles = write_credentials(principals, credentials_file)
+        except OSError as exc:
+            print(f"lattice-local: cannot write {credentials_file}: {exc}", file=sys.stderr)
+            return 2
         try:
             stack.enter_context(lattice)
         except OSError as exc:
