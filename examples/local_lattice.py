@@ -3,7 +3,7 @@
 Starts your app (here a tiny ASGI app) behind `lattice_client.testing.LocalLattice`,
 which verifies every signature independently of lattice-client's signer and
 evaluates an auth policy, then calls it as a reader, as an unknown caller and
-unsigned. Needs the extra ``testing``.
+unsigned, and retries through a flapping target. Needs the extra ``testing``.
 
 Run: python examples/local_lattice.py
 """
@@ -82,6 +82,20 @@ def main() -> None:
                 print("stranger ->", type(error).__name__, "for", error.principal)
             else:
                 raise SystemExit("the stranger was let in")
+
+        # The target flaps: Lattice's 503 for the next 2 requests. A caller that retries
+        # (here a plain loop; use your HTTP library's retry settings) gets through.
+        lattice.flap(requests=2)
+        with lattice_client.Client(
+            base_url=lattice.url, credentials=reader.credentials, region=lattice.region
+        ) as client:
+            statuses = []
+            for _ in range(3):
+                statuses.append(client.get("/reports/2026").status_code)
+                if statuses[-1] != 503:
+                    break
+            print("reader through a flapping target ->", statuses)
+            assert statuses == [503, 503, 200]
 
         unsigned = httpx.get(lattice.url + "/reports/2026", trust_env=False)
         print("unsigned ->", unsigned.status_code, unsigned.text[:60] + "...")
