@@ -93,7 +93,7 @@ def test_concurrent_callers_with_rotating_credentials_are_each_verified_as_thems
     gc.collect()
     fds_before = open_fds()
     with LocalLattice(app=whoami, principals=PRINCIPALS) as lattice:
-        options = {
+        options: dict[str, Any] = {
             "base_url": lattice.url,
             "credentials": provider,
             "region": lattice.region,
