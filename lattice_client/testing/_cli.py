@@ -17,10 +17,11 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from lattice_client._exceptions import LatticeError
 from lattice_client.testing._config import Principal, Rule
+from lattice_client.testing._network import LocalServiceNetwork
 from lattice_client.testing._server import LocalLattice
 
 PROFILE = "local-lattice"
@@ -68,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="PATH=STATUS",
         help="answer requests under PATH with 404 or 500 (repeatable; default: none)",
+    )
+    parser.add_argument(
+        "--network",
+        type=Path,
+        metavar="FILE",
+        help="serve a service network of several services from a JSON file (see docs/testing.md)"
+        " instead of one service; TARGET and the service options do not apply",
     )
     parser.add_argument(
         "--credentials-file",
@@ -123,18 +131,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         principals = [Principal.generate(arn) for arn in args.principal] or [Principal.generate()]
-        lattice = LocalLattice(
-            args.target,
-            auth_type=args.auth_type,
-            auth_policy=args.auth_policy.read_text() if args.auth_policy else None,
-            principals=principals,
-            rules=_rules(args.fixed_response),
-            region=args.region,
-            host=args.host,
-            port=args.port,
-            tls=args.tls,
-            log_stream=sys.stdout,
-        )
+        if args.network is not None:
+            if (
+                args.target
+                or args.auth_policy
+                or args.fixed_response
+                or args.auth_type != "AWS_IAM"
+            ):
+                raise LatticeError(
+                    "--network describes every service; drop TARGET, --auth-type, "
+                    "--auth-policy and --fixed-response (put them in the file)"
+                )
+            lattice: LocalLattice | LocalServiceNetwork = LocalServiceNetwork.from_config(
+                args.network,
+                principals=principals,
+                host=args.host,
+                port=args.port,
+                tls=args.tls,
+                log_stream=sys.stdout,
+            )
+        else:
+            lattice = LocalLattice(
+                args.target,
+                auth_type=args.auth_type,
+                auth_policy=args.auth_policy.read_text() if args.auth_policy else None,
+                principals=principals,
+                rules=_rules(args.fixed_response),
+                region=args.region,
+                host=args.host,
+                port=args.port,
+                tls=args.tls,
+                log_stream=sys.stdout,
+            )
     except (LatticeError, OSError) as exc:
         print(f"lattice-local: {exc}", file=sys.stderr)
         return 2
@@ -157,13 +185,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"lattice-local: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
             )
             return 2
-        info = {
-            "url": lattice.url,
-            "region": lattice.region,
-            "serviceArn": lattice.service_arn,
-            "authType": lattice.auth_type,
-            "principals": {p.arn: name for p, name in zip(principals, profiles, strict=True)},
-        }
+        info: dict[str, Any] = {"url": lattice.url, "region": lattice.region}
+        if isinstance(lattice, LocalServiceNetwork):
+            info["serviceNetworkArn"] = lattice.arn
+            info["services"] = {
+                service.name: {
+                    "host": lattice.host(service.name),
+                    "serviceArn": lattice.service_arn(service.name),
+                    "customDomain": service.custom_domain,
+                }
+                for service in lattice.services
+            }
+        else:
+            info["serviceArn"] = lattice.service_arn
+        info["authType"] = lattice.auth_type
+        info["principals"] = {p.arn: name for p, name in zip(principals, profiles, strict=True)}
         print(f"lattice-local: serving {json.dumps(info)}", file=sys.stderr)
         print(
             f"lattice-local: to call it, export AWS_SHARED_CREDENTIALS_FILE={credentials_file} "

@@ -108,9 +108,14 @@ class Rule:
         return all(headers.get(name.lower()) == value for name, value in self.headers.items())
 
 
+# The "partition id" label of generated service names (service-custom-domain-name.html
+# shows e.g. 1234abc); any 7 hex digits serve.
+_NAME_PARTITION = "7d67968"
+
+
 @dataclass(frozen=True)
 class ServiceNames:
-    """The ARNs and ids a Lattice service and its surroundings are known by."""
+    """The ARNs, ids and DNS name a Lattice service and its surroundings are known by."""
 
     region: str = "us-west-2"
     account: str = "111122223333"
@@ -118,6 +123,18 @@ class ServiceNames:
     service_network_id: str = "sn-0123456789abcdef0"
     target_group_id: str = "tg-0123456789abcdef0"
     vpc_id: str = "vpc-0123456789abcdef0"
+    name: str = "local"
+    """The service's name, the first label of its generated DNS name."""
+
+    @property
+    def dns_name(self) -> str:
+        """The generated name: ``<name>-<service id>.<partition>.vpc-lattice-svcs.<region>.on.aws``
+
+        (the partition label is a fixed 7 hex digits).
+        """
+        return (
+            f"{self.name}-{self.service_id}.{_NAME_PARTITION}.vpc-lattice-svcs.{self.region}.on.aws"
+        )
 
     @property
     def service_arn(self) -> str:

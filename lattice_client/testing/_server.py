@@ -60,6 +60,13 @@ def check_target(target: str | None, app: Any) -> None:
         raise ConfigurationError(f"target must be an http:// or https:// URL, not {target!r}")
 
 
+def check_flap(requests: object, seconds: object) -> None:
+    if isinstance(requests, bool) or not isinstance(requests, int) or requests < 0:
+        raise ConfigurationError(f"flap(requests=) takes a count >= 0, not {requests!r}")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        raise ConfigurationError(f"flap(seconds=) takes a number >= 0, not {seconds!r}")
+
+
 def check_principals(principals: Iterable[Principal] | None) -> tuple[Principal, ...]:
     chosen = tuple(principals) if principals is not None else (Principal.generate(),)
     if not chosen:
@@ -405,10 +412,7 @@ class LocalLattice(DataPlane):
     def flap(self, *, requests: int = 0, seconds: float = 0.0) -> None:
         """Make the target look unhealthy: Lattice's 503 for the next ``requests`` requests
         that would reach it, or for ``seconds``; ``flap()`` ends it. Test retries with it."""
-        if isinstance(requests, bool) or not isinstance(requests, int) or requests < 0:
-            raise ConfigurationError(f"flap(requests=) takes a count >= 0, not {requests!r}")
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-            raise ConfigurationError(f"flap(seconds=) takes a number >= 0, not {seconds!r}")
+        check_flap(requests, seconds)
         _flap_of(self).start(requests, seconds)
 
     def __repr__(self) -> str:
