@@ -16,7 +16,6 @@ import pytest
 
 import lattice_client
 from lattice_client.testing import (
-    SOURCE_VPC_HEADER,
     LocalServiceNetwork,
     PolicyError,
     Principal,
@@ -253,11 +252,13 @@ def test_source_vpc_conditions_and_the_network_header(network: LocalServiceNetwo
         from_home = home.get("/org/x")  # no header: the first VPC association
     with client(network, headers={**host, **network.vpc_headers(OTHER_VPC)}) as other:
         from_other = other.get("/org/x")
-    with client(network, headers={**host, SOURCE_VPC_HEADER: PARTNER_VPC}) as partner:
+    with client(
+        network, headers={**host, LocalServiceNetwork.SOURCE_VPC_HEADER: PARTNER_VPC}
+    ) as partner:
         from_partner = partner.get("/org/x")
     assert from_home.status_code == 200
     assert from_home.json()["sourceVpcArn"] == f"arn:aws:ec2:us-west-2:111122223333:vpc/{HOME_VPC}"
-    assert SOURCE_VPC_HEADER not in from_home.json()["headers"]
+    assert LocalServiceNetwork.SOURCE_VPC_HEADER not in from_home.json()["headers"]
     assert from_other.status_code == 403
     assert "because no service-based policy allows" in from_other.text
     assert from_partner.status_code == 200

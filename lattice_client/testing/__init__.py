@@ -11,13 +11,12 @@ headers Lattice adds. Needs the extra ``testing``
 from __future__ import annotations
 
 from lattice_client.testing._config import Principal, Rule, ServiceNames
-from lattice_client.testing._network import SOURCE_VPC_HEADER, LocalServiceNetwork, Service, Vpc
+from lattice_client.testing._network import LocalServiceNetwork, Service, Vpc
 from lattice_client.testing._policy import AuthPolicy, PolicyError
 from lattice_client.testing._server import LocalLattice
 from lattice_client.testing._verifier import SignatureCheck, verify_signature
 
 __all__ = [
-    "SOURCE_VPC_HEADER",
     "AuthPolicy",
     "LocalLattice",
     "LocalServiceNetwork",

@@ -6,7 +6,7 @@ allow it (an explicit Deny in either wins), and the denial names the layer that
 refused (``network-based`` or ``service-based``). Services are told apart by the
 name the caller used (``Host`` / ``:authority``): their generated name or custom
 domain. The caller's VPC is a request header only the stand-in reads
-(`SOURCE_VPC_HEADER`); a VPC not associated with the network reaches nothing.
+(`LocalServiceNetwork.SOURCE_VPC_HEADER`); a VPC not associated with the network reaches nothing.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from lattice_client.testing._target_headers import SOURCE_VPC_HEADER
 if TYPE_CHECKING:
     from lattice_client.testing._proxy import Flap, NetworkPlan
 
-__all__ = ["SOURCE_VPC_HEADER", "LocalServiceNetwork", "Service", "Vpc"]
+__all__ = ["LocalServiceNetwork", "Service", "Vpc"]
 
 # Lattice's rule for service names: 3-40 lowercase letters, digits and hyphens,
 # not starting or ending with a hyphen.
@@ -101,7 +101,7 @@ class LocalServiceNetwork(DataPlane):
     `host`), optional custom domain, target, listener rules and auth policy;
     the network has its own auth type and policy, and its VPC associations
     (``vpcs``; the first is where callers are unless a request says otherwise
-    with the `SOURCE_VPC_HEADER`, see `vpc_headers`).
+    with `SOURCE_VPC_HEADER`, see `vpc_headers`).
 
     Call a service by sending its name as ``Host`` (HTTP/1.1) or ``:authority``
     (HTTP/2, gRPC's ``grpc.default_authority``) to `url`::
@@ -113,6 +113,9 @@ class LocalServiceNetwork(DataPlane):
 
     The other options are `LocalLattice`'s.
     """
+
+    SOURCE_VPC_HEADER = SOURCE_VPC_HEADER
+    """The request header naming the caller's VPC (``vpc-...``); the target never sees it."""
 
     def __init__(
         self,
