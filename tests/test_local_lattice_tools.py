@@ -140,6 +140,10 @@ def test_quickstart_runs_every_kind_of_call(capsys: pytest.CaptureFixture[str]) 
     )
     assert "raised AccessDeniedError" in out
     assert "x-amzn-lattice-identity: Principal=arn:aws:sts::111122223333:assumed-role/" in out
+    # The service network: one denial by each auth-policy layer, then an allowed call.
+    assert "-> 403, denied by the network-based policy" in out
+    assert "-> 403, denied by the service-based policy" in out
+    assert "-> 200, allowed by both policies" in out
 
 
 def test_testing_public_api_is_all_and_sorted() -> None:

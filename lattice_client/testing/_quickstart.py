@@ -3,7 +3,9 @@
 Starts a demo service and a local Lattice in front of it in this process, then
 calls it the ways an application would: the sync client (SigV4), the async
 client (SigV4A), gRPC, and one caller the auth policy denies, which surfaces as
-a typed `AccessDeniedError`. Prints what the service saw of each caller.
+a typed `AccessDeniedError`. Prints what the service saw of each caller. Then
+puts the service in a service network whose own auth policy admits only one
+account, and shows a denial by the network's policy next to one by the service's.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import lattice_client
 from lattice_client.testing._config import Principal, Rule, ServiceNames
+from lattice_client.testing._network import LocalServiceNetwork, Service
 from lattice_client.testing._server import LocalLattice
 
 Scope = MutableMapping[str, Any]
@@ -173,7 +176,59 @@ def run() -> int:
 
             print("\nAccess log (one JSON line per request, as Lattice writes them), last entry:")
             print("   " + json.dumps(lattice.access_log[-1]))
+    _network_demo(reader, intruder)
     return 0
+
+
+def _network_demo(reader: Principal, intruder: Principal) -> None:
+    """Both auth-policy layers: the network's (one account) and the service's (GET only)."""
+    network_policy = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "vpc-lattice-svcs:Invoke",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:PrincipalAccount": "111122223333"}},
+            }
+        ]
+    }
+    service_policy = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "vpc-lattice-svcs:Invoke",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"vpc-lattice-svcs:RequestMethod": "GET"}},
+            }
+        ]
+    }
+    billing = Service("billing", app=demo_service, auth_policy=service_policy)
+    with LocalServiceNetwork(
+        [billing],
+        auth_type="AWS_IAM",
+        auth_policy=network_policy,
+        principals=[reader, intruder],
+    ) as network:
+        print(f"\n5. The service in a service network at {network.url}, called by its name")
+        print(f"   {network.host('billing')}")
+        print("   network policy: account 111122223333 only; service policy: GET only")
+        for who, method in ((intruder, "GET"), (reader, "DELETE"), (reader, "GET")):
+            with lattice_client.Client(
+                base_url=network.url,
+                credentials=who.credentials,
+                headers={"host": network.host("billing")},
+            ) as client:
+                response = client.request(method, "/invoices")
+            try:
+                lattice_client.raise_for_status(response)
+            except lattice_client.AccessDeniedError as error:
+                print(f"   {method} by {who.arn}")
+                print(f"      -> {response.status_code}, denied by the {error.policy_type} policy")
+            else:
+                print(f"   {method} by {who.arn}")
+                print(f"      -> {response.status_code}, allowed by both policies")
 
 
 def _grpc_call(lattice: LocalLattice, reader: Principal) -> None:
