@@ -83,6 +83,7 @@ def deny(resource: str = "*", **condition: Any) -> dict[str, Any]:
 # service policy allows paths ending /sallow and denies those ending /sdeny. So one
 # path picks each combination of Allow, no statement and explicit Deny in each layer.
 NETWORK_POLICY = {"Statement": [allow("*/nallow/*"), deny("*/ndeny/*")]}
+AUTHENTICATED = {"Statement": [allow(StringEquals={"aws:PrincipalType": "AWS"})]}
 SERVICE_POLICY = {"Statement": [allow("*/sallow"), deny("*/sdeny")]}
 
 
@@ -90,8 +91,19 @@ SERVICE_POLICY = {"Statement": [allow("*/sallow"), deny("*/sdeny")]}
 def network() -> Iterator[LocalServiceNetwork]:
     services = [
         Service("matrix", app=named_app("matrix"), auth_policy=SERVICE_POLICY),
-        Service("billing", app=named_app("billing"), custom_domain="billing.example.com"),
-        Service("orders", app=named_app("orders"), rules=[Rule("/org/old", fixed_response=404)]),
+        # Auth type NONE: the network's policy alone governs these two.
+        Service(
+            "billing",
+            app=named_app("billing"),
+            auth_type="NONE",
+            custom_domain="billing.example.com",
+        ),
+        Service(
+            "orders",
+            app=named_app("orders"),
+            auth_type="NONE",
+            rules=[Rule("/org/old", fixed_response=404)],
+        ),
         Service("retired", app=named_app("retired"), associated=False),
         Service(
             "home-only",
@@ -298,7 +310,7 @@ def test_grpc_is_routed_by_authority() -> None:
             server.start()
             servers.append(server)
         services = [
-            Service(name, target=f"http://127.0.0.1:{port}")
+            Service(name, target=f"http://127.0.0.1:{port}", auth_policy=AUTHENTICATED)
             for name, port in zip(("alpha", "beta"), ports, strict=True)
         ]
         with LocalServiceNetwork(services, principals=[CALLER]) as network:
@@ -320,20 +332,64 @@ def test_grpc_is_routed_by_authority() -> None:
             server.stop(None)
 
 
+def test_aws_iam_without_a_policy_denies_everything() -> None:
+    """As in Lattice, AWS_IAM with no auth policy attached refuses all traffic, at either layer."""
+    with (
+        LocalServiceNetwork(
+            [
+                Service("svc", app=named_app("svc")),
+                Service("open", app=named_app("open"), auth_type="NONE"),
+            ],
+            auth_type="AWS_IAM",
+            principals=[CALLER],
+        ) as network,
+        client(network) as calls,
+    ):
+        by_service = calls.get("/", headers={"host": network.host("svc")})
+        by_network = calls.get("/", headers={"host": network.host("open")})
+    assert "because no network-based policy allows" in by_service.text
+    assert "because no network-based policy allows" in by_network.text
+    with (
+        LocalServiceNetwork([Service("svc", app=named_app("svc"))], principals=[CALLER]) as network,
+        client(network, headers={"host": network.host("svc")}) as calls,
+    ):
+        assert "because no service-based policy allows" in calls.get("/").text
+
+
+def test_request_path_condition() -> None:
+    """vpc-lattice-svcs:RequestPath is the decoded, normalised path."""
+    policy = {"Statement": [allow(StringLike={"vpc-lattice-svcs:RequestPath": "/public/*"})]}
+    with LocalServiceNetwork(
+        [Service("svc", app=named_app("svc"), auth_policy=policy)], principals=[CALLER]
+    ) as network:
+        with client(network, headers={"host": network.host("svc")}) as calls:
+            assert calls.get("/public/a").status_code == 200
+            assert calls.get("/private/a").status_code == 403
+        response = httpx.get(
+            network.url + "/public/%2e%2e/private/a",
+            headers={"host": network.host("svc")},
+            trust_env=False,
+        )
+        assert response.status_code == 403
+
+
 def test_port_condition() -> None:
     """vpc-lattice-svcs:Port is the listener's port."""
     with LocalServiceNetwork([Service("svc", app=named_app("svc"))]) as probe:
         port = probe.port
     policy = {"Statement": [allow(StringEquals={"vpc-lattice-svcs:Port": str(port)})]}
+    wrong = {"Statement": [allow(StringEquals={"vpc-lattice-svcs:Port": "1"})]}
+    services = [
+        Service("svc", app=named_app("svc"), auth_policy=policy),
+        Service("other-port", app=named_app("other-port"), auth_policy=wrong),
+    ]
     with (
-        LocalServiceNetwork(
-            [Service("svc", app=named_app("svc"), auth_policy=policy)],
-            port=port,
-            principals=[CALLER],
-        ) as network,
-        client(network, headers={"host": network.host("svc")}) as calls,
+        LocalServiceNetwork(services, port=port, principals=[CALLER]) as network,
+        client(network) as calls,
     ):
-        assert calls.get("/").status_code == 200
+        assert calls.get("/", headers={"host": network.host("svc")}).status_code == 200
+        refused = calls.get("/", headers={"host": network.host("other-port")})
+    assert refused.status_code == 403
 
 
 @pytest.mark.parametrize("key", ["vpc-lattice-svcs:SourceIp", "aws:SourceIp", "aws:username"])
@@ -420,7 +476,12 @@ def test_lattice_local_serves_a_network_configuration(tmp_path: Path) -> None:
 
 
 @pytest.mark.local_service_network(
-    services=[Service("one", app=named_app("one")), Service("two", app=named_app("two"))],
+    services=[
+        Service("one", app=named_app("one"), auth_type="NONE"),
+        Service("two", app=named_app("two"), auth_type="NONE"),
+    ],
+    auth_type="AWS_IAM",
+    auth_policy={"Statement": [allow()]},
     principals=[CALLER],
 )
 def test_pytest_fixture_serves_a_network(local_service_network: LocalServiceNetwork) -> None:
@@ -428,3 +489,24 @@ def test_pytest_fixture_serves_a_network(local_service_network: LocalServiceNetw
     with client(local_service_network) as calls:
         response = calls.get("/", headers={"host": local_service_network.host("two")})
     assert response.json()["service"] == "two"
+
+
+@pytest.mark.anyio
+async def test_routing_over_tls_and_http2_with_an_async_client() -> None:
+    """Over TLS with ALPN h2, the :authority routes; the certificate covers the listener."""
+    services = [
+        Service("alpha", app=named_app("alpha"), auth_type="NONE"),
+        Service("beta", app=named_app("beta"), auth_type="NONE"),
+    ]
+    async with LocalServiceNetwork(
+        services, auth_type="AWS_IAM", auth_policy=AUTHENTICATED, tls=True, principals=[CALLER]
+    ) as network:
+        async with lattice_client.AsyncClient(
+            base_url=network.url,
+            credentials=CALLER.credentials,
+            verify=network.ssl_context(),
+            http2=True,
+        ) as calls:
+            beta = await calls.get("/", headers={"host": network.host("beta")})
+    assert beta.http_version == "HTTP/2"
+    assert beta.json()["service"] == "beta"

@@ -80,6 +80,17 @@ class Vpc:
             raise ConfigurationError(f"a VPC's account is 12 digits, not {self.account!r}")
 
 
+def _policy_or_none(
+    auth_type: AuthType, policy: str | Mapping[str, Any] | AuthPolicy | None, what: str
+) -> AuthPolicy | None:
+    """The policy as given. Unlike `LocalLattice`'s convenience default, AWS_IAM without a
+    policy denies everything, as Lattice does ("all traffic will get an access denied error")."""
+    if policy is None:
+        auth_policy_for(auth_type, None, what)  # checks the auth type
+        return None
+    return auth_policy_for(auth_type, policy, what)
+
+
 def _id(prefix: str, *parts: str) -> str:
     """A stable, Lattice-shaped id (``svc-`` + 17 hex digits) derived from names."""
     return prefix + hashlib.sha256("/".join(parts).encode()).hexdigest()[:17]
@@ -153,7 +164,7 @@ class LocalServiceNetwork(DataPlane):
         if not vpcs:
             raise ConfigurationError("a service network needs at least one VPC association")
         self.auth_type: AuthType = auth_type
-        self.auth_policy = auth_policy_for(auth_type, auth_policy, "the network's")
+        self.auth_policy = _policy_or_none(auth_type, auth_policy, "the network's")
         self.region = region
         self.account = account
         self.network_id = network_id
@@ -182,7 +193,7 @@ class LocalServiceNetwork(DataPlane):
             self._services[service.name] = _Running(
                 service,
                 names,
-                auth_policy_for(
+                _policy_or_none(
                     service.auth_type, service.auth_policy, f"service {service.name}'s"
                 ),
             )

@@ -67,6 +67,8 @@ class RequestContext:
     source_vpc: str = ""
     source_vpc_owner_account: str = ""
     port: int | None = None
+    path: str = ""
+    """The request path as the policy judges it (decoded and normalised)."""
     principal_tags: Mapping[str, str] = field(default_factory=dict)
     principal_org_id: str | None = None
 
@@ -76,6 +78,8 @@ class RequestContext:
         prefix, _, name = lkey.partition("/")
         if lkey == "vpc-lattice-svcs:requestmethod":
             return [self.method]
+        if lkey == "vpc-lattice-svcs:requestpath":
+            return [self.path] if self.path else None
         if prefix == "vpc-lattice-svcs:requestheader":
             return _values(self.headers.get(name))
         if prefix == "vpc-lattice-svcs:requestquerystring":
@@ -122,7 +126,7 @@ class Decision:
 
 
 _KNOWN_KEYS = re.compile(
-    r"(vpc-lattice-svcs:(port|requestmethod|requestheader/.+|requestquerystring/.+|servicearn|"
+    r"(vpc-lattice-svcs:(port|requestmethod|requestpath|requestheader/.+|requestquerystring/.+|servicearn|"
     r"servicenetworkarn|sourcevpc|sourcevpcowneraccount)|aws:(principaltype|principalarn|principalaccount|"
     r"principalorgid|principaltag/.+))",
     re.IGNORECASE,

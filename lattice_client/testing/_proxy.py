@@ -281,14 +281,18 @@ class LatticeProxy:
             source_vpc=vpc.vpc_id,
             source_vpc_owner_account=vpc.account,
             port=int(server[1] or 0) or None,
+            path=request.path,
             principal_tags=principal.tags if principal else {},
             principal_org_id=principal.org_id if principal else None,
         )
         layers: list[tuple[str, Decision]] = []
-        if self.network.auth_type == "AWS_IAM" and self.network.auth_policy is not None:
-            layers.append(("network-based", self.network.auth_policy.evaluate(context)))
-        if service.auth_type == "AWS_IAM" and service.auth_policy is not None:
-            layers.append(("service-based", service.auth_policy.evaluate(context)))
+        for kind, auth_type, policy in (
+            ("network-based", self.network.auth_type, self.network.auth_policy),
+            ("service-based", service.auth_type, service.auth_policy),
+        ):
+            if auth_type == "AWS_IAM":
+                # AWS_IAM without an auth policy: "all traffic will get an access denied error".
+                layers.append((kind, policy.evaluate(context) if policy else Decision(False)))
         # An explicit Deny in either policy wins; then both must allow.
         refused = next((layer for layer in layers if layer[1].explicit_deny), None) or next(
             (layer for layer in layers if not layer[1].allowed), None
