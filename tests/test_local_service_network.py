@@ -498,15 +498,17 @@ async def test_routing_over_tls_and_http2_with_an_async_client() -> None:
         Service("alpha", app=named_app("alpha"), auth_type="NONE"),
         Service("beta", app=named_app("beta"), auth_type="NONE"),
     ]
-    async with LocalServiceNetwork(
-        services, auth_type="AWS_IAM", auth_policy=AUTHENTICATED, tls=True, principals=[CALLER]
-    ) as network:
-        async with lattice_client.AsyncClient(
+    async with (
+        LocalServiceNetwork(
+            services, auth_type="AWS_IAM", auth_policy=AUTHENTICATED, tls=True, principals=[CALLER]
+        ) as network,
+        lattice_client.AsyncClient(
             base_url=network.url,
             credentials=CALLER.credentials,
             verify=network.ssl_context(),
             http2=True,
-        ) as calls:
-            beta = await calls.get("/", headers={"host": network.host("beta")})
+        ) as calls,
+    ):
+        beta = await calls.get("/", headers={"host": network.host("beta")})
     assert beta.http_version == "HTTP/2"
     assert beta.json()["service"] == "beta"
