@@ -512,3 +512,15 @@ async def test_routing_over_tls_and_http2_with_an_async_client() -> None:
         beta = await calls.get("/", headers={"host": network.host("beta")})
     assert beta.http_version == "HTTP/2"
     assert beta.json()["service"] == "beta"
+
+
+def test_one_service_of_the_network_flaps(network: LocalServiceNetwork) -> None:
+    """flap() on one service gives its callers Lattice's 503; the other services answer."""
+    network.flap("orders", requests=1)
+    with client(network) as calls:
+        orders = calls.get("/org/x", headers={"host": network.host("orders")})
+        billing = calls.get("/org/x", headers={"host": network.host("billing")})
+        again = calls.get("/org/x", headers={"host": network.host("orders")})
+    assert (orders.status_code, billing.status_code, again.status_code) == (503, 200, 200)
+    with pytest.raises(lattice_client.ConfigurationError, match="no service named"):
+        network.flap("nobody", requests=1)

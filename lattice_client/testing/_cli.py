@@ -1,4 +1,5 @@
-"""``lattice-local``: run a local Lattice in front of a URL from the command line.
+"""``lattice-local``: run a local Lattice in front of a URL from the command line,
+or a service network of several services from a JSON file (``--network``).
 
 Credentials are never printed: each principal's are written to an AWS shared
 credentials file (mode 0600), and the command prints the environment variables

@@ -100,11 +100,11 @@ class ServicePlan:
 class NetworkPlan:
     """The service network: its auth type and policy, services and VPC associations."""
 
+    arn: str
     services: tuple[ServicePlan, ...]
     vpcs: tuple[VpcAssociation, ...]
     auth_type: AuthType = "NONE"
     auth_policy: AuthPolicy | None = None
-    arn: str = ""
 
     def service_for(self, host: str) -> ServicePlan | None:
         for service in self.services:
@@ -277,7 +277,7 @@ class LatticeProxy:
             headers=request.header_values,
             query=request.query_values,
             service_arn=service.names.service_arn,
-            service_network_arn=self.network.arn or service.names.service_network_arn,
+            service_network_arn=self.network.arn,
             source_vpc=vpc.vpc_id,
             source_vpc_owner_account=vpc.account,
             port=int(server[1] or 0) or None,
@@ -326,7 +326,7 @@ class LatticeProxy:
             service.names,
             source_vpc_arn=vpc.arn,
             vpc_id=vpc.vpc_id,
-            service_network_arn=self.network.arn or service.names.service_network_arn,
+            service_network_arn=self.network.arn,
             client_ip=str(client[0]),
             port=int(server[1] or 0),
             scheme=str(scope.get("scheme", "http")),
@@ -342,8 +342,7 @@ class LatticeProxy:
         return {
             "startTime": start_time.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "duration": 0,
-            "serviceNetworkArn": self.network.arn
-            or self.network.services[0].names.service_network_arn,
+            "serviceNetworkArn": self.network.arn,
             "serviceArn": "-",
             "targetGroupArn": "-",
             "sourceVpcArn": "-",
