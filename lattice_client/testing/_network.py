@@ -117,12 +117,13 @@ class LocalServiceNetwork(DataPlane):
     Call a service by sending its name as ``Host`` (HTTP/1.1) or ``:authority``
     (HTTP/2, gRPC's ``grpc.default_authority``) to `url`::
 
-        with LocalServiceNetwork([Service("billing", app=billing)]) as network:
+        with LocalServiceNetwork([Service("billing", app=billing, auth_policy=policy)]) as network:
             with lattice_client.Client(base_url=network.url, credentials=network.credentials,
                                        headers={"host": network.host("billing")}) as client:
                 client.get("/invoices")
 
-    The other options are `LocalLattice`'s.
+    As in Lattice, ``auth_type="AWS_IAM"`` without an auth policy, on the network
+    or on a service, refuses every request. The other options are `LocalLattice`'s.
     """
 
     SOURCE_VPC_HEADER = SOURCE_VPC_HEADER
