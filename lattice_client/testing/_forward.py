@@ -37,6 +37,9 @@ from lattice_client.testing._h2_upstream import H2Exchange, UpstreamError
 _MISSING_GRPC_TRAILERS = [(b"grpc-status", b"13"), (b"grpc-message", b"upstream sent no trailers")]
 
 
+_UPSTREAM_IDLE_SECONDS = 2.0
+
+
 class Upstream:
     """The connections to targets: one httpx client, TLS contexts, and the relays."""
 
@@ -68,6 +71,10 @@ class Upstream:
                 verify=self._ssl,
                 trust_env=False,
                 follow_redirects=False,
+                # Drop idle connections well before a target's own idle timeout (5 s for
+                # hypercorn and uvicorn): reusing one the target is closing at that very
+                # moment fails the request ("Server disconnected without sending a response").
+                limits=httpx.Limits(keepalive_expiry=_UPSTREAM_IDLE_SECONDS),
             )
         base = urlsplit(upstream)
         url = httpx.URL(

@@ -34,6 +34,7 @@ access_logger = logging.getLogger("lattice_client.testing.access")
 _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 10.0
 _ACCESS_LOG_SIZE = 10_000
+_CALLER_IDLE_SECONDS = 75.0
 
 _Self = TypeVar("_Self", bound="DataPlane")
 
@@ -303,6 +304,9 @@ class DataPlane:
         proxy_socket = _listen(self._host, self._port)
         self._port = proxy_socket.getsockname()[1]
         config = _config(proxy_socket)
+        # Keep callers' idle connections longer than clients keep them (httpx: 5 s), so
+        # that a client never reuses one the stand-in is closing at that moment.
+        config.keep_alive_timeout = _CALLER_IDLE_SECONDS
         if self._tls:
             self._tempdir = tempfile.TemporaryDirectory(prefix="local-lattice-")
             config.certfile, config.keyfile = self._issue_certificate(Path(self._tempdir.name))
