@@ -20,7 +20,8 @@ import httpx
 from ._credentials import CredentialsLike
 from ._exceptions import ConfigurationError
 from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME
-from ._transports import AsyncLatticeTransport, LatticeTransport, _SharedRefresh, _SigningCore
+from ._policy import SigningPolicy
+from ._transports import AsyncLatticeTransport, LatticeTransport, _HttpxSigner, _policy
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -41,8 +42,10 @@ class Client(httpx.Client):
     Accepts every ``httpx.Client`` argument plus the signing options of
     `LatticeTransport`. The default transport, a ``transport=`` you pass, each
     transport in ``mounts=`` and each proxy transport are wrapped in one
-    `LatticeTransport` apiece, sharing one credentials source. The host of
-    ``base_url`` is added to ``signing_hosts``.
+    `LatticeTransport` apiece, sharing one signing policy. Every request you
+    send is signed for its own origin; the origin of ``base_url`` is also
+    signed on redirect hops and in ``strict_origins=True`` mode, and a
+    ``base_url`` whose region cannot be told fails here, not on the first request.
 
     ``raise_for_status=True`` raises the typed error (`AccessDeniedError`,
     `SignatureExpiredError`, `NotFoundError`...) for every 4xx/5xx response, as
@@ -60,32 +63,41 @@ class Client(httpx.Client):
         service: str = SIGNING_NAME,
         sigv4a: bool = False,
         region_set: str = ANY_REGION,
+        signing_origins: Iterable[str] = (),
+        strict_origins: bool = False,
         signing_hosts: Iterable[str] = (),
         double_encode_path: bool = DOUBLE_ENCODE_PATH,
         clock: Callable[[], datetime] | None = None,
         raise_for_status: bool = False,
         **kwargs: Any,
     ) -> None:
-        core = _SigningCore(
-            credentials=credentials,
-            region=region,
-            service=service,
-            sigv4a=sigv4a,
-            region_set=region_set,
-            signing_hosts=signing_hosts,
-            double_encode_path=double_encode_path,
-            clock=clock,
+        policy = _policy(
+            credentials,
+            region,
+            service,
+            sigv4a,
+            region_set,
+            signing_origins,
+            signing_hosts,
+            strict_origins,
+            double_encode_path,
+            clock,
         )
-        _allow_base_url(core, kwargs.get("base_url"))
+        _allow_base_url(policy, kwargs.get("base_url"))
+        core = _HttpxSigner(policy)
+        wrapped: list[bool] = []
 
         def wrap(transport: httpx.BaseTransport) -> httpx.BaseTransport:
             if isinstance(transport, LatticeTransport):
                 return transport
+            wrapped.append(True)
             return LatticeTransport._sharing(transport, core)
 
         transport, mounts = _build_transports(
             kwargs, httpx.HTTPTransport, httpx.BaseTransport, wrap
         )
+        if wrapped:
+            _check_base_url(policy, kwargs.get("base_url"))
         if raise_for_status:
             from ._responses import raise_for_status as hook
 
@@ -108,33 +120,41 @@ class AsyncClient(httpx.AsyncClient):
         service: str = SIGNING_NAME,
         sigv4a: bool = False,
         region_set: str = ANY_REGION,
+        signing_origins: Iterable[str] = (),
+        strict_origins: bool = False,
         signing_hosts: Iterable[str] = (),
         double_encode_path: bool = DOUBLE_ENCODE_PATH,
         clock: Callable[[], datetime] | None = None,
         raise_for_status: bool = False,
         **kwargs: Any,
     ) -> None:
-        core = _SigningCore(
-            credentials=credentials,
-            region=region,
-            service=service,
-            sigv4a=sigv4a,
-            region_set=region_set,
-            signing_hosts=signing_hosts,
-            double_encode_path=double_encode_path,
-            clock=clock,
+        policy = _policy(
+            credentials,
+            region,
+            service,
+            sigv4a,
+            region_set,
+            signing_origins,
+            signing_hosts,
+            strict_origins,
+            double_encode_path,
+            clock,
         )
-        _allow_base_url(core, kwargs.get("base_url"))
-        refresh = _SharedRefresh(core.source)
+        _allow_base_url(policy, kwargs.get("base_url"))
+        core = _HttpxSigner(policy)
+        wrapped: list[bool] = []
 
         def wrap(transport: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
             if isinstance(transport, AsyncLatticeTransport):
                 return transport
-            return AsyncLatticeTransport._sharing(transport, core, refresh)
+            wrapped.append(True)
+            return AsyncLatticeTransport._sharing(transport, core)
 
         transport, mounts = _build_transports(
             kwargs, httpx.AsyncHTTPTransport, httpx.AsyncBaseTransport, wrap
         )
+        if wrapped:
+            _check_base_url(policy, kwargs.get("base_url"))
         if raise_for_status:
             from ._responses import araise_for_status as ahook
 
@@ -151,12 +171,30 @@ def _add_response_hook(kwargs: dict[str, Any], hook: Callable[..., Any], option:
     kwargs["event_hooks"] = hooks
 
 
-def _allow_base_url(core: _SigningCore, base_url: object) -> None:
-    if base_url is None:
-        return
+def _base_url(base_url: object) -> httpx.URL | None:
     url = httpx.URL(base_url) if isinstance(base_url, str) else base_url
-    if isinstance(url, httpx.URL) and url.host:
-        core.allow_host(url.netloc.decode("ascii"))
+    if isinstance(url, httpx.URL) and url.host and url.scheme in ("http", "https"):
+        return url
+    return None
+
+
+def _allow_base_url(policy: SigningPolicy, base_url: object) -> None:
+    """Sign ``base_url``'s origin in every mode (redirect hops, strict_origins=True)."""
+    url = _base_url(base_url)
+    if url is not None:
+        host = url.raw_host.decode("ascii").rstrip(".")
+        policy.allow_origin((url.scheme, host, url.port or (443 if url.scheme == "https" else 80)))
+
+
+def _check_base_url(policy: SigningPolicy, base_url: object) -> None:
+    """Fail now, when the client is built, if requests to ``base_url`` could not be signed.
+
+    A custom domain with no region anywhere (and no SigV4A), or ``region=`` that
+    contradicts a generated name, raises here rather than on the first request.
+    """
+    url = _base_url(base_url)
+    if url is not None:
+        policy.check_host(url.netloc.decode("ascii"))
 
 
 def _build_transports(

@@ -84,10 +84,14 @@ async def test_async_client_is_an_httpx_async_client_that_signs(live: Served) ->
         assert_verified(received)
 
 
-def test_base_url_host_is_a_signing_host_and_others_are_not(live: Served) -> None:
-    """The base_url's host is signed for; an absolute URL to another host goes out bare."""
+def test_strict_client_signs_base_url_and_not_other_origins(live: Served) -> None:
+    """strict_origins=True: the base_url's origin is signed; an absolute URL elsewhere goes bare."""
     with Client(
-        credentials=CREDENTIALS, region=REGION, base_url=live.url, **live.client_options()
+        credentials=CREDENTIALS,
+        region=REGION,
+        base_url=live.url,
+        strict_origins=True,
+        **live.client_options(),
     ) as client:
         client.get("/mine", headers={"x-amz-meta-x": "1"})
         client.get(f"{live.other_origin}/theirs", headers={"x-amz-meta-x": "1"})
@@ -96,14 +100,17 @@ def test_base_url_host_is_a_signing_host_and_others_are_not(live: Served) -> Non
     assert theirs.aws_headers == []
 
 
-def test_client_without_base_url_signs_only_listed_hosts(live: Served) -> None:
-    """Without base_url nothing but Lattice names and signing_hosts are signed."""
-    with Client(credentials=CREDENTIALS, region=REGION, **live.client_options()) as bare:
+def test_strict_client_without_base_url_signs_only_listed_origins(live: Served) -> None:
+    """strict_origins=True without base_url: nothing but signing_origins is signed."""
+    with Client(
+        credentials=CREDENTIALS, region=REGION, strict_origins=True, **live.client_options()
+    ) as bare:
         bare.get(f"{live.url}/unlisted")
     with Client(
         credentials=CREDENTIALS,
         region=REGION,
-        signing_hosts=[live.authority],
+        strict_origins=True,
+        signing_origins=[live.authority],
         **live.client_options(),
     ) as listed:
         listed.get(f"{live.url}/listed")
@@ -134,9 +141,7 @@ def test_given_transport_is_wrapped_once(live: Served) -> None:
     """transport= is wrapped; an already signing transport is used as is, not signed twice."""
     with Client(
         base_url=live.url,
-        transport=LatticeTransport(
-            live.transport(), credentials=CREDENTIALS, region=REGION, signing_hosts=["*"]
-        ),
+        transport=LatticeTransport(live.transport(), credentials=CREDENTIALS, region=REGION),
     ) as client:
         client.get("/once")
     with Client(
@@ -164,9 +169,8 @@ def test_proxy_from_environment_is_wrapped(live: Served, monkeypatch: pytest.Mon
     """HTTP_PROXY is honoured as httpx would (trust_env), and the proxied request is signed."""
     monkeypatch.setenv("HTTP_PROXY", live.url)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    with Client(
-        credentials=CREDENTIALS, base_url=live.url, region=REGION, **live.client_options()
-    ) as client:
+    monkeypatch.setenv("AWS_REGION", REGION)
+    with Client(credentials=CREDENTIALS, base_url=live.url, **live.client_options()) as client:
         client.get(f"http://{GENERATED}/env-proxy")
         client.get("/direct")
     proxied, direct = live.received

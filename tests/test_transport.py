@@ -231,8 +231,10 @@ async def test_async_cross_origin_redirect_leaks_nothing(live: Served) -> None:
 
 
 def test_host_not_allowed_goes_out_without_aws_headers(live: Served) -> None:
-    """A request to a host that is neither Lattice's nor listed is sent bare, not signed."""
-    transport = LatticeTransport(live.transport(), credentials=CREDENTIALS, region=REGION)
+    """In strict mode a request to an unlisted origin is sent bare: no signature, no x-amz-*."""
+    transport = LatticeTransport(
+        live.transport(), credentials=CREDENTIALS, region=REGION, strict_origins=True
+    )
     with httpx.Client(transport=transport) as client:
         client.get(
             f"{live.url}/bare",
@@ -279,9 +281,12 @@ def test_transport_level_retries_send_a_verified_request(live: Served) -> None:
     assert_verified(live.received[0])
 
 
-def test_region_comes_from_a_generated_host_name(live: Served) -> None:
-    """The Host of a generated Lattice name sets the region, whatever region= says."""
-    with sync_client(live, region="ap-south-1") as client:
+def test_region_comes_from_a_generated_host_name(
+    live: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Host of a generated Lattice name sets the region, whatever AWS_REGION says."""
+    monkeypatch.setenv("AWS_REGION", "ap-south-1")
+    with sync_client(live, region=None) as client:
         client.get("/", headers={"host": GENERATED})
     (received,) = live.received
     assert received.check is not None
@@ -410,21 +415,29 @@ def test_generated_host_is_signed_by_default() -> None:
     ("signing_hosts", "url", "signed"),
     [
         (["api.example.com"], "https://api.example.com/x", True),
-        (["API.example.com."], "https://api.example.com:8443/x", True),
+        (["API.example.com."], "https://api.example.com/x", True),
+        (["api.example.com"], "https://api.example.com:8443/x", False),
+        (["api.example.com"], "http://api.example.com/x", False),
+        (["api.example.com:443"], "https://api.example.com/x", True),
         (["api.example.com:8443"], "https://api.example.com/x", False),
         (["api.example.com:8443"], "https://api.example.com:8443/x", True),
+        (["api.example.com:8443"], "http://api.example.com:8443/x", True),
+        (["https://api.example.com:8443"], "http://api.example.com:8443/x", False),
+        (["http://10.0.0.5:8080"], "http://10.0.0.5:8080/x", True),
+        (["http://[::1]:8080"], "http://[::1]:8080/x", True),
         (["*.example.com"], "https://a.b.example.com/x", True),
         (["*.example.com"], "https://example.com/x", False),
         (["*.example.com"], "https://evilexample.com/x", False),
+        (["straße.example"], "https://xn--strae-oqa.example/x", True),
+        ([], f"https://{GENERATED}/x", False),
         ([], f"https://{GENERATED}.evil.test/x", False),
         ([], "https://api.example.com/x", False),
-        (["*"], "https://anything.test/x", True),
     ],
 )
-def test_signing_hosts_decide_which_requests_are_signed(
+def test_strict_origins_sign_only_the_listed_origins(
     signing_hosts: list[str], url: str, signed: bool
 ) -> None:
-    """Exact names (any port), host:port, *.suffix and '*' select the hosts that get a signature."""
+    """In strict mode entries are origins: host (https:443), host:port, scheme://, *.suffix."""
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -435,7 +448,8 @@ def test_signing_hosts_decide_which_requests_are_signed(
         httpx.MockTransport(handler),
         credentials=CREDENTIALS,
         region=REGION,
-        signing_hosts=signing_hosts,
+        signing_origins=signing_hosts,
+        strict_origins=True,
     )
     with httpx.Client(transport=transport) as client:
         client.get(url, headers={"x-amz-meta-kept": "only when signed"})
@@ -451,8 +465,17 @@ def test_signing_hosts_decide_which_requests_are_signed(
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"signing_hosts": "api.example.com"}, "list of host names"),
-        ({"signing_hosts": ["https://api.example.com"]}, "without scheme"),
+        ({"signing_hosts": "api.example.com"}, "list of origins"),
+        ({"signing_origins": "api.example.com"}, "list of origins"),
+        ({"signing_origins": ["https://api.example.com/v1"]}, "not an origin"),
+        ({"signing_origins": ["*."]}, "names no host"),
+        ({"signing_origins": ["*.."]}, "names no host"),
+        ({"signing_origins": ["*"]}, "no longer accepted"),
+        ({"signing_origins": ["api..example.com"]}, "names no host"),
+        ({"signing_origins": ["api.example.com:0"]}, "port"),
+        ({"signing_origins": ["api.example.com:99999"]}, "port"),
+        ({"signing_origins": ["ftp://api.example.com"]}, "http and https"),
+        ({"strict_origins": "yes"}, "True or False"),
         ({"region": "US West"}, "AWS region"),
         ({"service": ""}, "signing name"),
         ({"sigv4a": "yes"}, "True or False"),
