@@ -185,13 +185,25 @@ def classify(
     body: bytes,
     *,
     signed_at: datetime | None = None,
+    signed: bool | None = None,
+    unsigned_reason: str | None = None,
 ) -> Classification:
-    """Classify a 4xx/5xx answer; never raises (an unreadable body gives the generic class)."""
+    """Classify a 4xx/5xx answer; never raises (an unreadable body gives the generic class).
+
+    ``signed`` is what the adapter that sent the request knows: True when it
+    signed it, False when it did not (``unsigned_reason`` says why, in the words
+    of `lattice_client._policy`), None when unknown. An answer saying the
+    request arrived unsigned then names the cause.
+    """
     body = bytes(body[:BODY_LIMIT])
     try:
-        return _classify(status_code, headers, body, signed_at)
+        return _classify(status_code, headers, body, signed_at, (signed, unsigned_reason))
     except Exception:  # a parser bug must not hide the HTTP error itself
         return _by_status(status_code, None, None, body)
+
+
+# What the sender knows: (signed or not or None, why not).
+_Sent = tuple[bool | None, str | None]
 
 
 def _classify(
@@ -199,11 +211,12 @@ def _classify(
     headers: Mapping[str, str] | Iterable[tuple[str, str]],
     body: bytes,
     signed_at: datetime | None,
+    sent: _Sent = (None, None),
 ) -> Classification:
     wanted = _headers(headers)
     code, text = _code_and_message(body, wanted.get(_ERROR_TYPE_HEADER))
     if code == ACCESS_DENIED and status_code == 403:
-        return _access_denied(code, text or "", body)
+        return _access_denied(code, text or "", body, sent)
     if status_code in SIGNATURE_ERROR_STATUSES:
         # A bare "Signature expired: ..." without an exception name is accepted too.
         said = text if code is not None else _WHITESPACE.sub(" ", _text(body))[:_MESSAGE_LIMIT]
@@ -212,7 +225,7 @@ def _classify(
             return _expired(status_code, code, said or "", body, server_time, signed_at)
         signature_class = _SIGNATURE_CLASSES.get(code or "")
         if code is not None and signature_class is not None:
-            return _signature(signature_class, status_code, code, text or "", body)
+            return _signature(signature_class, status_code, code, text or "", body, sent)
     return _by_status(status_code, code, text, body)
 
 
@@ -261,7 +274,7 @@ def _first_string(document: dict[Any, Any], keys: tuple[str, ...]) -> str | None
     return None
 
 
-def _access_denied(code: str, text: str, body: bytes) -> Classification:
+def _access_denied(code: str, text: str, body: bytes, sent: _Sent = (None, None)) -> Classification:
     match = _DENIAL.fullmatch(text)
     if match is None:
         fields: dict[str, Any] = {"error_code": code, "body": body}
@@ -288,10 +301,36 @@ def _access_denied(code: str, text: str, body: bytes) -> Classification:
         "body": body,
         "evidently_from_lattice": action.startswith(_LATTICE_ACTION_PREFIX) and service is not None,
     }
-    hint = _denial_hint(
-        anonymous, principal, action, resource, service_arn or resource, kind, explicit_deny
+    hint = (
+        _unsigned_hint(sent)
+        if anonymous
+        else _denial_hint(
+            anonymous, principal, action, resource, service_arn or resource, kind, explicit_deny
+        )
     )
     return Classification(AccessDeniedError, _message(code, text, hint), fields)
+
+
+def _unsigned_hint(sent: _Sent) -> str:
+    """Why a request reached Lattice without a signature, as far as the sender knows."""
+    signed, reason = sent
+    if signed is False:
+        from ._policy import explain_unsigned
+
+        return "Fix: " + (
+            explain_unsigned(reason) or "lattice_client did not sign this request."
+        )
+    if signed is True:
+        return (
+            "Fix: lattice_client signed this request, yet Lattice saw no signature: something "
+            "on the way (a proxy, a gateway, a sidecar) dropped the authorization and x-amz-* "
+            "headers. Send it directly, or make that hop pass those headers unchanged."
+        )
+    return (
+        "Fix: the request reached Lattice unsigned (User: anonymous) and the service uses "
+        "AWS_IAM auth: send it through lattice_client.Client or LatticeTransport, or sign "
+        "it with lattice_client.sign()."
+    )
 
 
 def _denial_hint(
@@ -397,7 +436,12 @@ def _expired(
 
 
 def _signature(
-    error_class: type[SignatureError], status_code: int, code: str, text: str, body: bytes
+    error_class: type[SignatureError],
+    status_code: int,
+    code: str,
+    text: str,
+    body: bytes,
+    sent: _Sent = (None, None),
 ) -> Classification:
     if error_class is InvalidSignatureError and "signed payload" in text.lower():
         hint = (
@@ -415,8 +459,10 @@ def _signature(
         )
     elif code == MISSING_AUTHENTICATION_TOKEN:
         hint = (
-            "Fix: the request carries no signature: send it through lattice_client.Client or "
-            "LatticeTransport, or sign it with lattice_client.sign()."
+            _unsigned_hint(sent)
+            if sent[0] is not None
+            else "Fix: the request carries no signature: send it through lattice_client.Client "
+            "or LatticeTransport, or sign it with lattice_client.sign()."
         )
     elif error_class is IncompleteSignatureError:
         hint = (

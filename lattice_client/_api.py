@@ -9,8 +9,9 @@ from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
 from ._credentials import Credentials, CredentialsProvider, CredentialsSource
-from ._exceptions import ConfigurationError, NoRegionError, SigningError
-from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME, region_from_host
+from ._exceptions import ConfigurationError, SigningError
+from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME
+from ._policy import SigningHeaders, idna_host, resolve_region
 from ._signing import naive_now_error, sign_request
 
 HeadersLike = Mapping[str, str] | Iterable[tuple[str, str]]
@@ -45,12 +46,18 @@ def sign(
     ``x-amz-content-sha256`` (always ``UNSIGNED-PAYLOAD``), ``x-amz-security-token``
     when the credentials carry a token, and ``x-amz-region-set`` for SigV4A. Send
     the request with exactly the method, URL and headers given here plus these.
+    The mapping returned is a ``dict`` whose ``repr`` hides the session token and
+    the ``Signature=`` part of ``authorization``, so printing or logging it is safe.
 
     ``url`` is canonicalised as httpx sends it: characters httpx percent-encodes
-    (space, non-ASCII...) count as encoded, dot segments are removed. ``region``
-    defaults to the one in a generated Lattice name
-    (``...vpc-lattice-svcs.<region>.on.aws``). ``now`` defaults to the current
-    time and must be timezone-aware.
+    (space, non-ASCII...) count as encoded, dot segments are removed, the host
+    is IDNA 2008 (UTS 46) encoded as httpx, curl and browsers send it. The
+    region follows the one rule of every entry point: a generated Lattice name's
+    (``...vpc-lattice-svcs.<region>.on.aws``; ``region=`` that contradicts it is a
+    `ConfigurationError`), else ``region``, else ``AWS_REGION`` /
+    ``AWS_DEFAULT_REGION``, else a boto3/botocore session's given as
+    ``credentials``. ``now`` defaults to the current time and must be
+    timezone-aware.
 
     ``credentials`` is a `Credentials` snapshot (no I/O), a provider or a
     botocore/boto3 session (asked for a snapshot first), a `CredentialsSource`, or
@@ -62,21 +69,14 @@ def sign(
     authority = _authority(parts.netloc, scheme)
     if not authority:
         raise SigningError(f"{url!r} has no host; pass an absolute URL such as https://host/path")
-    if not sigv4a and region is None:
-        region = region_from_host(authority)
-        if region is None:
-            raise NoRegionError(
-                f"cannot tell the region of {authority!r}: it is not a generated Lattice name "
-                "(...vpc-lattice-svcs.<region>.on.aws); pass region= or use sigv4a=True",
-                host=authority,
-            )
+    region = resolve_region(authority, region, sigv4a=sigv4a, credentials=credentials)
     if now is None:
         now = datetime.now(timezone.utc)
     elif now.utcoffset() is None:
         raise naive_now_error()
     if not isinstance(credentials, Credentials):
         credentials = _source(credentials).get(now)
-    return sign_request(
+    signed = sign_request(
         method,
         authority,
         _wire_path(parts.path),
@@ -90,6 +90,7 @@ def sign(
         region_set=region_set,
         double_encode_path=double_encode_path,
     ).headers
+    return SigningHeaders(signed)
 
 
 _default_source: CredentialsSource | None = None
@@ -118,14 +119,10 @@ def _authority(netloc: str, scheme: str) -> str:
         host, _, port = hostport.partition(":")
     if not host:
         return ""
-    if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise SigningError(f"{host!r} is not a valid host name") from None
     if host[0] != "[":
-        # httpx lowercases names but sends an IPv6 literal as written.
-        host = host.lower()
+        # httpx lowercases names (IDNA 2008 for non-ASCII ones, as curl and browsers
+        # do) but sends an IPv6 literal as written.
+        host = idna_host(host)
     if port:
         if not port.isdigit():
             raise ConfigurationError(f"the port in {netloc!r} is not a number")

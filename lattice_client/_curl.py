@@ -38,11 +38,13 @@ from ._exceptions import (
     LatticeError,
     LatticeResponseError,
     MissingDependencyError,
+    NoRegionError,
     NotFoundError,
     SignatureError,
     SigningError,
 )
 from ._lattice import ANY_REGION, SIGNING_NAME, region_from_host
+from ._policy import resolve_region
 
 if TYPE_CHECKING:
     import httpx
@@ -449,14 +451,10 @@ def _read_all(path: str) -> bytes:
 
 def _credentials_and_region(args: argparse.Namespace, host: str) -> tuple[Credentials, str | None]:
     """The credentials to sign with, resolved now (so a failure is reported before sending),
-    and the region: --region, a generated name's, AWS_REGION, AWS_DEFAULT_REGION, the profile's."""
+    and the region, by the library's one rule (`lattice_client._policy.RegionRule`): a
+    generated name's (--region must agree), else --region, AWS_REGION, AWS_DEFAULT_REGION,
+    the profile's."""
     provider: CredentialsLike = None
-    region: str | None = args.region or region_from_host(host)
-    if region is None:
-        for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
-            if value := os.environ.get(variable, "").strip():
-                region = value
-                break
     if args.profile is not None:
         # Only --profile imports botocore here; the environment is read without it.
         import botocore.session
@@ -470,19 +468,29 @@ def _credentials_and_region(args: argparse.Namespace, host: str) -> tuple[Creden
                 "shows those there are",
             )
         provider = session
-        if region is None:
-            region = session.get_config_variable("region") or None
-    if region is not None and not _REGION.fullmatch(region):
-        raise _Failure(ExitCode.USAGE, f"the region {region!r} is not one such as us-west-2")
-    if region is None and not args.sigv4a:
+    from_host = region_from_host(host)
+    try:
+        region: str | None = resolve_region(
+            host, args.region, sigv4a=args.sigv4a, credentials=provider
+        )
+    except NoRegionError:
         raise _Failure(
             ExitCode.USAGE,
             f"cannot tell which region to sign for: {host!r} is not a generated Lattice name "
             "(...vpc-lattice-svcs.<region>.on.aws). Pass --region REGION, set AWS_REGION, "
             "or sign with --sigv4a",
-        )
+        ) from None
+    except ConfigurationError as exc:
+        if from_host is not None and args.region is not None:
+            raise _Failure(
+                ExitCode.USAGE,
+                f"--region {args.region} contradicts the host {host!r}, a Lattice service in "
+                f"{from_host}, which Lattice would refuse: drop --region (the name says the "
+                "region) or fix it",
+            ) from None
+        raise _Failure(ExitCode.USAGE, str(exc)) from None
     credentials = CredentialsSource(provider).get(datetime.now(timezone.utc))
-    return credentials, region
+    return credentials, region or None
 
 
 # -- stderr: -v, progress, errors -----------------------------------------------------------
@@ -772,7 +780,6 @@ def _client(
         service=args.service,
         sigv4a=args.sigv4a,
         region_set=args.region_set,
-        signing_hosts=[host],
         verify=verify,
         http1=not args.http2_prior_knowledge,
         http2=args.http2 or args.http2_prior_knowledge,

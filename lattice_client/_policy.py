@@ -60,6 +60,7 @@ __all__ = [
     "explain_unsigned",
     "idna_host",
     "origin_of",
+    "resolve_region",
 ]
 
 # (scheme, host, port): host lowercase, IDNA-encoded as sent, no trailing dot,
@@ -247,6 +248,17 @@ def _session_region(credentials: object) -> str | None:
             except Exception:  # a broken profile: the region is then just unknown
                 value = None
     return value if isinstance(value, str) and value.strip() else None
+
+
+def resolve_region(
+    host: str, region: str | None, *, sigv4a: bool, credentials: object = None
+) -> str:
+    """`RegionRule` for one request: the region to sign ``host`` for ("" under SigV4A)."""
+    if region is None:
+        from_host = region_from_host(host)
+        if from_host is not None:
+            return from_host
+    return RegionRule(region, sigv4a=sigv4a, credentials=credentials)._resolve(host)
 
 
 class RegionRule:

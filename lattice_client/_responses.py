@@ -85,8 +85,16 @@ async def araise_for_status(response: httpx.Response) -> httpx.Response:
 def error_for(response: httpx.Response, body: bytes) -> LatticeResponseError:
     """The typed error for an error ``response`` whose body starts with ``body``."""
     request = response.request
+    from ._transports import unsigned_reason
+
+    known, reason = unsigned_reason(request)
     classification = classify(
-        response.status_code, response.headers, body, signed_at=signed_at_of(request)
+        response.status_code,
+        response.headers,
+        body,
+        signed_at=signed_at_of(request),
+        signed=(reason is None) if known else None,
+        unsigned_reason=reason,
     )
     return _build(classification, request, response)
 

@@ -12,7 +12,6 @@ that only parses events pays for neither.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -224,7 +223,9 @@ def _configure(options: Mapping[str, Any], hook: Callable[..., Any]) -> dict[str
     # Env credentials when Lambda set them; otherwise (SnapStart's container
     # credentials, a local run) the default chain, resolved on first request.
     config["credentials"] = _EnvironCredentials() if credentials_from_environ() else None
-    config["region"] = os.environ.get("AWS_REGION") or None
+    # None, not AWS_REGION: the client reads AWS_REGION itself, for hosts that carry
+    # no region; a generated Lattice name in another region keeps its own.
+    config["region"] = None
     hooks = dict(config.get("event_hooks") or {})
     hooks["request"] = [hook, *hooks.get("request", ())]
     config["event_hooks"] = hooks

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 
+from lattice_client import _policy
 from lattice_client._credentials import Credentials, CredentialsLike, CredentialsSource
-from lattice_client._exceptions import ConfigurationError, NoRegionError
-from lattice_client._lattice import ANY_REGION, SIGNING_NAME, region_from_host
+from lattice_client._exceptions import ConfigurationError
+from lattice_client._lattice import ANY_REGION, SIGNING_NAME
 from lattice_client._signing import SIGNER_HEADERS, sign_request
 
 Metadatum = tuple[str, str | bytes]
@@ -67,32 +67,16 @@ def check_authority(authority: str) -> str:
     return authority
 
 
-def resolve_region(authority: str, region: str | None, *, sigv4a: bool) -> str:
-    """The SigV4 region: from a generated Lattice name, else ``region=``, else the environment."""
-    from_host = region_from_host(authority)
-    if region is not None:
-        if not isinstance(region, str) or not region.strip():
-            raise ConfigurationError("region= must be a region name such as 'us-west-2'")
-        region = region.strip().lower()
-        if from_host is not None and region != from_host and not sigv4a:
-            raise ConfigurationError(
-                f"region={region!r} contradicts the host {authority!r}, a Lattice service in "
-                f"{from_host!r}; drop region= or fix it"
-            )
-        return region
-    if from_host is not None:
-        return from_host
-    from_env = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if from_env:
-        return from_env.strip().lower()
-    if sigv4a:
-        return ""
-    raise NoRegionError(
-        f"cannot tell the region of {authority!r}: it is not a generated Lattice name "
-        "(...vpc-lattice-svcs.<region>.on.aws); pass region=, set AWS_REGION, "
-        "or use sigv4a=True",
-        host=authority,
-    )
+def resolve_region(
+    authority: str, region: str | None, *, sigv4a: bool, credentials: object = None
+) -> str:
+    """The SigV4 region for ``authority``, by the one rule of every entry point.
+
+    See `lattice_client._policy.RegionRule`: a generated name's region (``region=``
+    that contradicts it is a `ConfigurationError`), else ``region=``, else
+    ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, else a botocore/boto3 session's.
+    """
+    return _policy.resolve_region(authority, region, sigv4a=sigv4a, credentials=credentials)
 
 
 class CallSigner:
@@ -126,7 +110,9 @@ class CallSigner:
         service: str,
     ) -> None:
         self.authority = check_authority(authority)
-        self.region = resolve_region(self.authority, region, sigv4a=sigv4a)
+        self.region = resolve_region(
+            self.authority, region, sigv4a=sigv4a, credentials=credentials
+        )
         if not isinstance(service, str) or not service:
             raise ConfigurationError("service= must be a signing name such as 'vpc-lattice-svcs'")
         self._source = (
