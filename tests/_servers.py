@@ -190,12 +190,17 @@ def _listening_socket() -> socket.socket:
 
 
 @contextmanager
-def uvicorn_server(app: Any) -> Iterator[str]:
-    """Serve ``app`` with uvicorn (HTTP/1.1) in a thread; yield its base URL."""
+def uvicorn_server(app: Any, **options: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn (HTTP/1.1) in a thread; yield its base URL.
+
+    ``options`` go to ``uvicorn.Config``: ``ssl_certfile=`` and ``ssl_keyfile=``
+    serve HTTPS (the URL then starts with https://).
+    """
     import uvicorn
 
     sock = _listening_socket()
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, **options)
+    scheme = "https" if "ssl_certfile" in options else "http"
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -204,7 +209,7 @@ def uvicorn_server(app: Any) -> Iterator[str]:
             if not thread.is_alive():
                 raise RuntimeError("uvicorn did not start")
             threading.Event().wait(0.01)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        yield f"{scheme}://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         thread.join(10)
