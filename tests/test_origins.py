@@ -28,7 +28,7 @@ from lattice_client.aws_lambda import _caller
 STATUSES = (301, 302, 303, 307, 308)
 TARGETS = ("same-origin", "other-host", "other-port", "https-to-http", "allowed-origin")
 ENTRY_POINTS = ("client", "transport", "lambda")
-TOKEN = CREDENTIALS.session_token
+TOKEN = CREDENTIALS.session_token or "session-token-value"
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def lambda_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Lambda's variables and a fresh execution environment (no cached client)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", CREDENTIALS.access_key_id)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CREDENTIALS.secret_access_key)
-    monkeypatch.setenv("AWS_SESSION_TOKEN", TOKEN or "")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", TOKEN)
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setattr(_caller, "_client", None)
     monkeypatch.setattr(_caller, "_async_client", None)
