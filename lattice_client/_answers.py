@@ -317,9 +317,7 @@ def _unsigned_hint(sent: _Sent) -> str:
     if signed is False:
         from ._policy import explain_unsigned
 
-        return "Fix: " + (
-            explain_unsigned(reason) or "lattice_client did not sign this request."
-        )
+        return "Fix: " + (explain_unsigned(reason) or "lattice_client did not sign this request.")
     if signed is True:
         return (
             "Fix: lattice_client signed this request, yet Lattice saw no signature: something "

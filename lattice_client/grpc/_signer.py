@@ -110,9 +110,7 @@ class CallSigner:
         service: str,
     ) -> None:
         self.authority = check_authority(authority)
-        self.region = resolve_region(
-            self.authority, region, sigv4a=sigv4a, credentials=credentials
-        )
+        self.region = resolve_region(self.authority, region, sigv4a=sigv4a, credentials=credentials)
         if not isinstance(service, str) or not service:
             raise ConfigurationError("service= must be a signing name such as 'vpc-lattice-svcs'")
         self._source = (
