@@ -46,7 +46,7 @@ def loopback_names(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_signature_verifies_over_the_host_httpx_sends(
     server: tuple[SigningServer, int], host: str
 ) -> None:
-    """IDNA 2008 (UTS 46) as httpx, curl and browsers: ß and ς stay themselves, not ss and σ."""
+    """IDNA 2008 (UTS 46) as httpx, curl and browsers: ß and final sigma are kept, not mapped."""
     app, port = server
     app.received.clear()
     url = f"http://{host}:{port}/path?q=1"
@@ -65,7 +65,8 @@ def test_sign_returns_a_dict_whose_repr_hides_the_secrets() -> None:
     assert isinstance(headers, dict)
     token = CREDENTIALS.session_token
     signature = headers["authorization"].rpartition("Signature=")[2]
-    assert token and headers["x-amz-security-token"] == token
+    assert token
+    assert headers["x-amz-security-token"] == token
     assert len(signature) == 64
     for text in (repr(headers), str(headers), f"{headers}"):
         assert token not in text
