@@ -467,6 +467,13 @@ def _signature(
             "Fix: send every header the signature names (x-amz-security-token with "
             "temporary credentials), and do not let a proxy drop them."
         )
+    elif sent[0] is True:
+        hint = (
+            "Fix: lattice_client signed this request as sent and Lattice computed another "
+            "signature: check that the secret access key belongs to the access key id, that "
+            "region= is the service's region and service= is vpc-lattice-svcs, and that "
+            "nothing on the way rewrote the host, path, query or signed headers."
+        )
     else:
         hint = (
             "Fix: sign the request exactly as it is sent (host, path, query, signed headers) "

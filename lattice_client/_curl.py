@@ -40,6 +40,7 @@ from ._exceptions import (
     MissingDependencyError,
     NoRegionError,
     NotFoundError,
+    ServiceNameNotResolvedError,
     SignatureError,
     SigningError,
 )
@@ -79,6 +80,7 @@ class ExitCode(enum.IntEnum):
 
     OK = 0
     USAGE = 2
+    RESOLVE = 6
     TRANSPORT = 7
     HTTP_ERROR = 22
     WRITE_ERROR = 23
@@ -96,6 +98,7 @@ _EXIT_HELP = """\
 exit codes:
    0  done (any HTTP status, unless --fail; Lattice's own refusals excepted)
    2  usage error: a bad option, URL, header or region; a missing optional extra
+   6  could not resolve the host (a generated Lattice name outside its VPCs, a typo)
    7  transport error: cannot connect, TLS failure, connection reset
   22  --fail and an HTTP error other than 404
   23  cannot write the output (-o file, stdout)
@@ -857,7 +860,7 @@ def _answer(
     except LatticeResponseError as error:
         # Lattice's own refusals never reached the service: report them, write no body.
         if isinstance(error, AccessDeniedError | SignatureError) or args.fail:
-            err.error(str(error))
+            err.error(_in_command_terms(str(error)))
             return _exit_code(error)
     output = _Output(args.output)
     try:
@@ -903,6 +906,7 @@ def _exit_codes() -> list[tuple[type[BaseException], ExitCode]]:
         (NotFoundError, ExitCode.NOT_FOUND),
         (LatticeResponseError, ExitCode.HTTP_ERROR),
         (CredentialsError, ExitCode.CREDENTIALS),
+        (ServiceNameNotResolvedError, ExitCode.RESOLVE),
         (ConfigurationError, ExitCode.USAGE),
         (SigningError, ExitCode.USAGE),
         (MissingDependencyError, ExitCode.USAGE),
@@ -916,6 +920,10 @@ def _exit_codes() -> list[tuple[type[BaseException], ExitCode]]:
 
 
 def _exit_code(error: BaseException) -> ExitCode:
+    from ._transports import is_name_resolution_failure
+
+    if not isinstance(error, LatticeError) and is_name_resolution_failure(error):
+        return ExitCode.RESOLVE
     for kind, code in _exit_codes():
         if isinstance(error, kind):
             return code
@@ -936,6 +944,15 @@ def _describe(error: BaseException) -> str:
             "the redirect needs the request body sent again, but it was streamed (-T, "
             "--data-binary @FILE): send it to the URL the redirect names"
         )
+    if isinstance(error, httpx.ConnectError):
+        from ._transports import is_name_resolution_failure
+
+        if is_name_resolution_failure(error):
+            try:
+                host = error.request.url.host
+            except RuntimeError:
+                host = "the host"
+            return f"could not resolve host {host}: check the name, and the DNS used here"
     if isinstance(error, httpx.TransportError):
         try:
             where = f" ({error.request.url.copy_with(query=None)})"
@@ -944,6 +961,29 @@ def _describe(error: BaseException) -> str:
         detail = str(error) or type(error).__name__
         return f"transport error{where}: {detail}"
     return str(error)
+
+
+# The library's messages name Python arguments; on the command line, the options.
+_COMMAND_TERMS = (
+    (
+        re.compile(
+            r"Send the request to that URL yourself, or list its origin in signing_origins\."
+        ),
+        "Run lattice-curl with that URL instead of following the redirect.",
+    ),
+    (re.compile(r"\bpass credentials=(?=\W|$)"), "pass --profile NAME"),
+    (re.compile(r"\bsigv4a=True\b"), "--sigv4a"),
+    (re.compile(r"\bregion=(?=[\s,.;)]|$)"), "--region"),
+    (re.compile(r"\bservice=(?=[\s,.;)]|$)"), "--service"),
+    (re.compile(r"\bpass --region, set AWS_REGION"), "pass --region REGION, set AWS_REGION"),
+)
+
+
+def _in_command_terms(message: str) -> str:
+    """``message`` with the library's argument names replaced by lattice-curl's options."""
+    for pattern, words in _COMMAND_TERMS:
+        message = pattern.sub(words, message)
+    return message
 
 
 class _ErrorPrinter:
@@ -974,7 +1014,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.error(str(failure))
         return int(failure.code)
     except LatticeError as error:
-        err.error(str(error))
+        err.error(_in_command_terms(str(error)))
         return int(_exit_code(error))
     except _MaxTimeExceeded as error:
         err.error(_describe(error))
@@ -988,7 +1028,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.INTERRUPTED)
     except Exception as error:
         code = _exit_code(error)  # re-raises what it does not know: a bug worth a traceback
-        err.error(_describe(error))
+        err.error(_in_command_terms(_describe(error)))
         return int(code)
 
 

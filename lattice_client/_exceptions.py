@@ -12,6 +12,7 @@
     │   └── InvalidHeaderError      a header name or value that HTTP cannot carry
     ├── AsyncResponseError          (also TypeError) a sync call given an unread async response
     ├── LatticeHeadersError         (also ValueError) x-amzn-lattice-* headers repeated or joined
+    ├── ServiceNameNotResolvedError a generated Lattice name did not resolve from here
     └── LatticeResponseError        an error answer (4xx/5xx) from Lattice or the service behind it
         ├── AccessDeniedError       403 AccessDeniedException: an auth policy or IAM said no
         ├── SignatureError          Lattice refused the request's signature
@@ -68,6 +69,7 @@ __all__ = [
     "NoCredentialsError",
     "NoRegionError",
     "NotFoundError",
+    "ServiceNameNotResolvedError",
     "ServiceUnavailableError",
     "SignatureError",
     "SignatureExpiredError",
@@ -141,6 +143,16 @@ class LatticeHeadersError(LatticeError, ValueError):
     Lattice strips callers' copies, so this means something in front of the target
     (a proxy, or a server folding ``_`` into ``-``) let a caller's copy through.
     """
+
+
+class ServiceNameNotResolvedError(LatticeError):
+    """A generated Lattice service name did not resolve: it resolves only inside associated VPCs.
+
+    The httpx flavour raised by the transports is also an ``httpx.ConnectError``.
+    ``host`` is the name that did not resolve.
+    """
+
+    host: str | None = None
 
 
 class LatticeResponseError(LatticeError):

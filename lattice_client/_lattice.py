@@ -57,6 +57,17 @@ UNSIGNED_HEADER_PREFIXES = ("x-forwarded-",)
 _GENERATED_NAME = re.compile(r"\.vpc-lattice-svcs\.([a-z0-9-]+)\.on\.aws\.?$", re.IGNORECASE)
 
 
+# Generated names resolve (private DNS) only in VPCs associated with the service
+# network or through a service-network VPC endpoint (service-networks.html,
+# service-network-associations.html): from anywhere else they do not resolve.
+NOT_RESOLVED_HINT = (
+    "generated Lattice names (...vpc-lattice-svcs.<region>.on.aws) resolve only inside VPCs "
+    "associated with the service network, or through a service-network VPC endpoint, not "
+    "from a laptop or another network. Run this from such a VPC (an instance, a container, a "
+    "Lambda function attached to it), or use a custom domain name that resolves where you are."
+)
+
+
 @lru_cache(maxsize=256)
 def region_from_host(host: str) -> str | None:
     """Return the region of a generated Lattice service name, or None for any other host."""

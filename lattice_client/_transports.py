@@ -18,6 +18,7 @@ is never read: Lattice takes ``UNSIGNED-PAYLOAD``.
 from __future__ import annotations
 
 import logging
+import socket
 import weakref
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -27,8 +28,14 @@ import httpx
 
 from ._clock import aresend_for_skew, resend_for_skew
 from ._credentials import Credentials, CredentialsLike
-from ._exceptions import ConfigurationError
-from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME
+from ._exceptions import ConfigurationError, ServiceNameNotResolvedError
+from ._lattice import (
+    ANY_REGION,
+    DOUBLE_ENCODE_PATH,
+    NOT_RESOLVED_HINT,
+    SIGNING_NAME,
+    region_from_host,
+)
 from ._policy import (
     DEFAULT_PORTS,
     NOT_LISTED,
@@ -175,6 +182,38 @@ def _origin(url: httpx.URL) -> Origin:
     )
 
 
+class _ServiceNameNotResolved(ServiceNameNotResolvedError, httpx.ConnectError):
+    """The httpx flavour: also an ``httpx.ConnectError``, as the error it replaces."""
+
+    def __init__(self, message: str, *, request: httpx.Request, host: str) -> None:
+        httpx.ConnectError.__init__(self, message, request=request)
+        self.host = host
+
+
+def _not_resolved(
+    request: httpx.Request, error: httpx.ConnectError
+) -> _ServiceNameNotResolved | None:
+    """The typed error when a generated Lattice name did not resolve, else None."""
+    host = request.url.host
+    if region_from_host(host) is None or not is_name_resolution_failure(error):
+        return None
+    return _ServiceNameNotResolved(
+        f"{host} did not resolve: {NOT_RESOLVED_HINT}", request=request, host=host
+    )
+
+
+def is_name_resolution_failure(error: BaseException) -> bool:
+    """Whether ``error`` was caused by a DNS lookup that failed (socket.gaierror)."""
+    seen: BaseException | None = error
+    for _ in range(8):  # the chain is short: httpx -> httpcore -> socket
+        if seen is None:
+            return False
+        if isinstance(seen, socket.gaierror):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def unsigned_reason(request: httpx.Request) -> tuple[bool, str | None]:
     """Whether a Lattice transport decided about ``request``, and if so why it went unsigned.
 
@@ -316,7 +355,13 @@ class LatticeTransport(httpx.BaseTransport):
         prepared = core.prepare(request, signed)
         if signed:
             self._sign(request, prepared)
-        response = self._transport.handle_request(request)
+        try:
+            response = self._transport.handle_request(request)
+        except httpx.ConnectError as exc:
+            typed = _not_resolved(request, exc)
+            if typed is None:
+                raise
+            raise typed from exc
         # Only a 4xx can be Lattice refusing our clock; one re-send at most.
         if (
             signed
@@ -419,7 +464,13 @@ class AsyncLatticeTransport(httpx.AsyncBaseTransport):
             now = policy.clock.now()
             credentials = policy.source.peek(now) or await policy.acredentials(now)
             core.sign(request, prepared, credentials, now)
-        response = await self._transport.handle_async_request(request)
+        try:
+            response = await self._transport.handle_async_request(request)
+        except httpx.ConnectError as exc:
+            typed = _not_resolved(request, exc)
+            if typed is None:
+                raise
+            raise typed from exc
         # Only a 4xx can be Lattice refusing our clock; one re-send at most.
         if (
             signed

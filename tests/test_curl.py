@@ -362,6 +362,12 @@ def test_signature_refused_exits_42(lattice: LocalLattice) -> None:
     assert result.returncode == 42
     assert b"InvalidSignatureException" in result.stderr
     assert result.stdout == b""
+    # The fix in the command's own terms: its options, not Python arguments.
+    stderr = result.stderr.decode()
+    assert "--region" in stderr
+    assert "--service" in stderr
+    assert "region=" not in stderr.replace("--region", "")
+    assert "exactly as it is sent" not in stderr
 
 
 def test_fail_on_http_errors(lattice: LocalLattice) -> None:
@@ -522,6 +528,8 @@ def test_no_credentials_exits_41() -> None:
     result = curl("--region", "us-west-2", "http://127.0.0.1:9/", env=clean_env())
     assert result.returncode == 41
     assert b"no AWS credentials found" in result.stderr
+    assert b"--profile" in result.stderr
+    assert b"credentials=" not in result.stderr
 
 
 def test_connection_refused_is_a_transport_error(lattice: LocalLattice) -> None:
