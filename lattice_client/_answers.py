@@ -315,7 +315,7 @@ def _unsigned_hint(sent: _Sent) -> str:
     """Why a request reached Lattice without a signature, as far as the sender knows."""
     signed, reason = sent
     if signed is False:
-        from ._policy import explain_unsigned
+        from ._origins import explain_unsigned
 
         return "Fix: " + (explain_unsigned(reason) or "lattice_client did not sign this request.")
     if signed is True:

@@ -36,13 +36,25 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ._clock import ClockSkew
 from ._credentials import Credentials, CredentialsLike, CredentialsSource
-from ._exceptions import ConfigurationError, NoRegionError, SigningError
+from ._exceptions import ConfigurationError, NoRegionError
 from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME, region_from_host
+from ._origins import (
+    CROSS_ORIGIN_REDIRECT,
+    DEFAULT_PORTS,
+    NOT_LISTED,
+    Origin,
+    OriginEntry,
+    check_origin_entries,
+    explain_unsigned,
+    host_header,
+    idna_host,
+    origin_of,
+)
 from ._signing import SIGNER_HEADERS, sign_request
 
 if TYPE_CHECKING:
@@ -50,163 +62,26 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CROSS_ORIGIN_REDIRECT",
+    "DEFAULT_PORTS",
     "NOT_LISTED",
     "Origin",
+    "OriginEntry",
     "RegionRule",
     "SigningDecision",
+    "SigningHeaders",
     "SigningPolicy",
     "check_origin_entries",
     "configured_region",
     "explain_unsigned",
+    "host_header",
     "idna_host",
     "origin_of",
     "resolve_region",
 ]
 
-# (scheme, host, port): host lowercase, IDNA-encoded as sent, no trailing dot,
-# an IPv6 literal without brackets; port always given (the scheme's default filled in).
-Origin = tuple[str, str, int]
-
-DEFAULT_PORTS: Final = {"http": 80, "https": 443}
-
-# Why a request went out unsigned: recorded by adapters on the request, read by
-# the typed errors to say so (`explain_unsigned`).
-NOT_LISTED: Final = "not-listed"  # strict_origins=True and the origin is not listed
-CROSS_ORIGIN_REDIRECT: Final = "cross-origin-redirect"  # a hop left the chain's origin
-
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z0-9]+)+-\d+")
 _SERVICE = re.compile(r"[a-z0-9][a-z0-9-]*")
-_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
 _SIGNATURE_HEADER_NAMES = frozenset({"authorization", *SIGNER_HEADERS})
-
-
-def idna_host(host: str) -> str:
-    """``host`` as httpx, curl and browsers send it: lowercase, IDNA 2008 (UTS 46).
-
-    Python's ``"idna"`` codec is IDNA 2003, which maps ``ß`` to ``ss`` and ``ς``
-    to a plain sigma: a signature over that host never matches the Host header sent.
-    """
-    if host.isascii():
-        return host.lower()
-    import idna  # httpx's own dependency, and what it encodes hosts with
-
-    try:
-        return idna.encode(host.lower()).decode("ascii")
-    except idna.IDNAError:
-        raise SigningError(f"{host!r} is not a valid host name") from None
-
-
-def origin_of(url: str) -> Origin:
-    """The origin of an absolute URL (any library's, as a string)."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    host = parts.hostname
-    if not host or scheme not in DEFAULT_PORTS:
-        raise SigningError(f"{url!r} is not an absolute http(s) URL")
-    try:
-        port = parts.port
-    except ValueError:
-        raise SigningError(f"the port in {url!r} is not a number") from None
-    return scheme, idna_host(host).rstrip("."), port or DEFAULT_PORTS[scheme]
-
-
-# -- the allow-list ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Entry:
-    """One validated ``signing_origins`` entry."""
-
-    schemes: tuple[str, ...]
-    host: str  # exact host, or the suffix (".example.com") of a wildcard
-    wildcard: bool
-    port: int | None  # None: the scheme's default port
-
-    def matches(self, origin: Origin) -> bool:
-        scheme, host, port = origin
-        if scheme not in self.schemes:
-            return False
-        if port != (self.port if self.port is not None else DEFAULT_PORTS[scheme]):
-            return False
-        return host.endswith(self.host) if self.wildcard else host == self.host
-
-
-_ENTRY_HELP = (
-    "write an origin: 'https://api.example.com', 'http://10.0.0.5:8080', "
-    "'api.example.com' (https, port 443), 'api.example.com:8443' (http or https on that "
-    "port) or '*.example.com' (any subdomain, https, port 443); no path"
-)
-
-
-def check_origin_entries(entries: Iterable[str], option: str = "signing_origins") -> list[_Entry]:
-    """Validate ``signing_origins`` entries; each one that could never match is refused."""
-    if isinstance(entries, str | bytes) or not isinstance(entries, Iterable):
-        raise ConfigurationError(
-            f"{option}= must be a list of origins, not {entries!r}; for one origin write "
-            f"{option}=['https://api.example.com']"
-        )
-    return [_parse_entry(entry, option) for entry in entries]
-
-
-def _parse_entry(entry: object, option: str) -> _Entry:
-    if not isinstance(entry, str):
-        raise ConfigurationError(f"{option}= entries must be strings, not {entry!r}")
-    text = entry.strip()
-    schemes: tuple[str, ...] = ("https",)
-    scheme_given = "://" in text
-    if scheme_given:
-        scheme, _, text = text.partition("://")
-        if scheme.lower() not in DEFAULT_PORTS:
-            raise ConfigurationError(f"{option}= entry {entry!r}: only http and https are signed")
-        schemes = (scheme.lower(),)
-    if "/" in text.rstrip("/") or "@" in text or "?" in text or "#" in text:
-        raise ConfigurationError(f"{option}= entry {entry!r} is not an origin; {_ENTRY_HELP}")
-    text = text.rstrip("/")
-    if text == "*":
-        raise ConfigurationError(
-            f"{option}= entry {entry!r}: '*' is no longer accepted. Every request you send "
-            "is signed for its own origin already; list the origins a redirect may also "
-            "take a signature to"
-        )
-    port: int | None = None
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else None
-        if rest and port_text is None:
-            raise ConfigurationError(f"{option}= entry {entry!r} is not an origin; {_ENTRY_HELP}")
-    else:
-        host, colon, port_text_ = text.partition(":")
-        port_text = port_text_ if colon else None
-    if port_text is not None:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise ConfigurationError(
-                f"{option}= entry {entry!r}: the port must be a number from 1 to 65535"
-            )
-        port = int(port_text)
-        if not scheme_given:
-            # A port without a scheme: either scheme on exactly that port.
-            schemes = ("https", "http")
-        if port == DEFAULT_PORTS[schemes[0]] and len(schemes) == 1:
-            port = None
-    wildcard = host.startswith("*.")
-    name = host[2:] if wildcard else host
-    if text.startswith("["):
-        name = name.lower()
-        if not name or not re.fullmatch(r"[0-9a-f:.]+", name) or wildcard:
-            raise ConfigurationError(f"{option}= entry {entry!r} is not an IPv6 address")
-    else:
-        try:
-            name = idna_host(name).rstrip(".") if name else ""
-        except SigningError:
-            raise ConfigurationError(f"{option}= entry {entry!r} is not a host name") from None
-        labels = name.split(".")
-        if not name or not all(_LABEL.fullmatch(label) for label in labels):
-            raise ConfigurationError(
-                f"{option}= entry {entry!r} names no host that can match "
-                f"(an empty label, '*.' alone, or a character not allowed in a host name); "
-                f"{_ENTRY_HELP}"
-            )
-    return _Entry(schemes, "." + name if wildcard else name, wildcard, port)
 
 
 # -- the region rule -----------------------------------------------------------------------
@@ -436,11 +311,11 @@ class SigningPolicy:
         """Also sign requests and redirect hops to ``origin`` (a client's ``base_url``)."""
         scheme, host, port = origin
         self._entries.append(
-            _Entry((scheme,), host, False, None if port == DEFAULT_PORTS[scheme] else port)
+            OriginEntry((scheme,), host, False, None if port == DEFAULT_PORTS[scheme] else port)
         )
         self._listed.clear()
 
-    def add_entries(self, entries: Iterable[_Entry]) -> None:
+    def add_entries(self, entries: Iterable[OriginEntry]) -> None:
         """Also sign the origins of entries validated by `check_origin_entries`."""
         self._entries.extend(entries)
         self._listed.clear()
@@ -566,7 +441,7 @@ class SigningPolicy:
         ]
         host = next((value for name, value in kept if name.lower() == "host"), None)
         if host is None:
-            host = _host_header(origin)
+            host = host_header(origin)
         if now is None:
             now = self.now()
         if credentials is None:
@@ -597,31 +472,6 @@ def _fields(
 ) -> tuple[list[tuple[str, str]], list[str]]:
     items = list(headers.items() if isinstance(headers, Mapping) else headers)
     return items, [name for name, _ in items]
-
-
-def _host_header(origin: Origin) -> str:
-    scheme, host, port = origin
-    if ":" in host:
-        host = f"[{host}]"
-    return host if port == DEFAULT_PORTS[scheme] else f"{host}:{port}"
-
-
-def explain_unsigned(reason: str | None) -> str:
-    """One sentence for an error message: why a request went out unsigned, and what changes it."""
-    if reason == NOT_LISTED:
-        return (
-            "lattice_client did not sign this request: strict_origins=True and its origin is "
-            "not in signing_origins (nor the client's base_url). Add the origin to "
-            "signing_origins if it should get your signature."
-        )
-    if reason == CROSS_ORIGIN_REDIRECT:
-        return (
-            "lattice_client did not sign this request: it is a redirect to another origin "
-            "(host, port or http/https) than the request you sent, and a signature and "
-            "session token never follow a redirect there. Send the request to that URL "
-            "yourself, or list its origin in signing_origins."
-        )
-    return ""
 
 
 # -- a credentials refresh shared by concurrent async requests -----------------------------
