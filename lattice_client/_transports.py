@@ -43,7 +43,7 @@ from ._policy import (
     SigningPolicy,
     check_origin_entries,
 )
-from ._signing import SIGNER_HEADERS
+from ._signing import SIGNER_HEADERS, sign_request
 
 __all__ = ["AsyncLatticeTransport", "LatticeTransport"]
 
@@ -165,9 +165,22 @@ class _HttpxSigner:
         """
         header_fields, host = prepared
         path, _, query = request.url.raw_path.decode("ascii").partition("?")
-        signed = self.policy.sign_parts(
-            request.method, host, path, query, header_fields, credentials, now
-        )
+        policy = self.policy
+        # sign_request directly, not policy.sign_parts: one call fewer on the hot path.
+        signed = sign_request(
+            request.method,
+            host,
+            path,
+            query,
+            header_fields,
+            credentials=credentials,
+            region=policy.region_rule.for_host(host),
+            service=policy.service,
+            now=now,
+            sigv4a=policy.sigv4a,
+            region_set=policy.region_set,
+            double_encode_path=policy.double_encode_path,
+        ).headers
         headers = request.headers
         for name, value in signed.items():
             headers[name] = value

@@ -15,6 +15,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
 import lattice_client
+from lattice_client._signing import sign_request
 from lattice_client.testing import SignatureCheck, verify_signature
 
 NOW = datetime(2026, 3, 14, 15, 9, 26, tzinfo=timezone.utc)
@@ -324,15 +325,21 @@ def test_other_service_scope_is_rejected() -> None:
 @pytest.mark.parametrize("sigv4a", [False, True], ids=["sigv4", "sigv4a"])
 def test_region_outside_the_scope_is_rejected(*, sigv4a: bool) -> None:
     """A SigV4 scope or SigV4A region set that excludes the service's region is refused."""
-    added = lattice_client.sign(
+    # The pure signer: sign() itself refuses a region that contradicts the name.
+    path, _, query = TARGET.partition("?")
+    added = sign_request(
         "GET",
-        f"https://{HOST}{TARGET}",
+        HOST,
+        path,
+        query,
+        [("host", HOST)],
         credentials=PLAIN,
         now=NOW,
         region="eu-west-1",
+        service="vpc-lattice-svcs",
         sigv4a=sigv4a,
         region_set="eu-*",
-    )
+    ).headers
     headers = [("host", HOST), *added.items()]
     assert check(headers, region="eu-west-1").ok
     assert check(headers, region="us-west-2").error == "InvalidSignatureException"

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 
 from lattice_client import _policy
-from lattice_client._credentials import Credentials, CredentialsLike, CredentialsSource
+from lattice_client._credentials import Credentials, CredentialsLike
 from lattice_client._exceptions import ConfigurationError
 from lattice_client._lattice import ANY_REGION, SIGNING_NAME
 from lattice_client._signing import SIGNER_HEADERS, sign_request
@@ -96,6 +96,7 @@ class CallSigner:
         "_sigv4a",
         "_source",
         "authority",
+        "policy",
         "region",
     )
 
@@ -110,14 +111,19 @@ class CallSigner:
         service: str,
     ) -> None:
         self.authority = check_authority(authority)
-        self.region = resolve_region(self.authority, region, sigv4a=sigv4a, credentials=credentials)
         if not isinstance(service, str) or not service:
             raise ConfigurationError("service= must be a signing name such as 'vpc-lattice-svcs'")
-        self._source = (
-            credentials
-            if isinstance(credentials, CredentialsSource)
-            else CredentialsSource(credentials)
+        # The same policy as the HTTP adapters: its region rule, applied once to the
+        # channel's authority (gRPC has no redirects), and its credentials source.
+        self.policy = _policy.SigningPolicy(
+            credentials=credentials,
+            region=region,
+            service=service,
+            sigv4a=bool(sigv4a),
+            region_set=region_set,
         )
+        self.region = self.policy.region_for(self.authority)
+        self._source = self.policy.source
         self._sigv4a = bool(sigv4a)
         self._region_set = region_set
         self._service = service
