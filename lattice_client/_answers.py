@@ -166,17 +166,29 @@ def error_from_response(
     body: bytes = b"",
     *,
     signed_at: datetime | None = None,
+    signed: bool | None = None,
+    unsigned_reason: str | None = None,
 ) -> LatticeResponseError | None:
     """The typed exception for an answer from any HTTP stack, or None when it is no error.
 
     Pass the status, the headers and (the start of) the body, decoded from any
     ``Content-Encoding``; only the first 64 KiB are looked at. ``signed_at``,
-    the request's ``x-amz-date``, lets an expiry report its skew. For httpx use
-    ``raise_for_status``, which also keeps the response on the exception.
+    the request's ``x-amz-date``, lets an expiry report its skew. An adapter
+    that knows whether it signed the request passes ``signed`` (and, when it did
+    not, the policy's ``unsigned_reason``): a 403 ``User: anonymous`` then says
+    why. For httpx use ``raise_for_status``, which also keeps the response on
+    the exception.
     """
     if not 400 <= status_code <= 599:
         return None
-    return classify(status_code, headers, body, signed_at=signed_at).error()
+    return classify(
+        status_code,
+        headers,
+        body,
+        signed_at=signed_at,
+        signed=signed,
+        unsigned_reason=unsigned_reason,
+    ).error()
 
 
 def classify(

@@ -96,3 +96,21 @@ def test_decision_repr_hides_the_signature_and_token() -> None:
     text = repr(decision)
     assert CREDENTIALS.session_token not in text  # type: ignore[operator]
     assert decision.headers["authorization"].rpartition("Signature=")[2] not in text
+
+
+def test_error_from_response_names_why_a_request_went_unsigned() -> None:
+    """What a requests/aiohttp adapter passes on: the 403 anonymous hint follows it."""
+    from lattice_client import error_from_response
+
+    body = (
+        b"AccessDeniedException: User: anonymous is not authorized to perform: "
+        b"vpc-lattice-svcs:Invoke on resource: arn:aws:vpc-lattice:us-west-2:123456789012:"
+        b"service/svc-0123456789abcdef0/x because no service-based policy allows the "
+        b"vpc-lattice-svcs:Invoke action"
+    )
+    refused = error_from_response(403, {}, body, signed=False, unsigned_reason=NOT_LISTED)
+    stripped = error_from_response(403, {}, body, signed=True)
+    unknown = error_from_response(403, {}, body)
+    assert "strict_origins=True" in str(refused)
+    assert "dropped the authorization" in str(stripped)
+    assert "lattice_client.Client or LatticeTransport" in str(unknown)
