@@ -97,7 +97,7 @@ class Client(httpx.Client):
             kwargs, httpx.HTTPTransport, httpx.BaseTransport, wrap
         )
         if wrapped:
-            _check_base_url(policy, kwargs.get("base_url"))
+            _check_base_url(policy, kwargs.get("base_url"), kwargs.get("headers"))
         if raise_for_status:
             from ._responses import raise_for_status as hook
 
@@ -154,7 +154,7 @@ class AsyncClient(httpx.AsyncClient):
             kwargs, httpx.AsyncHTTPTransport, httpx.AsyncBaseTransport, wrap
         )
         if wrapped:
-            _check_base_url(policy, kwargs.get("base_url"))
+            _check_base_url(policy, kwargs.get("base_url"), kwargs.get("headers"))
         if raise_for_status:
             from ._responses import araise_for_status as ahook
 
@@ -186,15 +186,31 @@ def _allow_base_url(policy: SigningPolicy, base_url: object) -> None:
         policy.allow_origin((url.scheme, host, url.port or (443 if url.scheme == "https" else 80)))
 
 
-def _check_base_url(policy: SigningPolicy, base_url: object) -> None:
+def _check_base_url(policy: SigningPolicy, base_url: object, headers: object = None) -> None:
     """Fail now, when the client is built, if requests to ``base_url`` could not be signed.
 
     A custom domain with no region anywhere (and no SigV4A), or ``region=`` that
     contradicts a generated name, raises here rather than on the first request.
+    The host checked is the one signed: a client-wide ``Host`` header's, else
+    ``base_url``'s. A ``base_url`` on an IP address or ``localhost`` is checked per
+    request instead (a test stand-in, a proxy: a Host header names the service).
     """
     url = _base_url(base_url)
-    if url is not None:
-        policy.check_host(url.netloc.decode("ascii"))
+    if url is None:
+        return
+    host = None
+    try:
+        host = httpx.Headers(headers).get("host") if headers else None  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        host = None  # httpx itself will say what is wrong with headers=
+    raw_host = url.raw_host.decode("ascii")
+    if host is None and (
+        raw_host == "localhost" or _is_ip(raw_host, ipaddress.IPv4Address) or ":" in raw_host
+    ):
+        # An IP or localhost is a stand-in or a proxy: each request's Host header
+        # names the service, so the region is checked per request.
+        return
+    policy.check_host(host or url.netloc.decode("ascii"))
 
 
 def _build_transports(

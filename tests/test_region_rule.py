@@ -167,6 +167,16 @@ def test_client_with_a_custom_base_url_and_no_region_fails_when_built() -> None:
         lattice_client.Client(
             credentials=CREDENTIALS, region="eu-west-1", base_url=f"https://{GENERATED}"
         )
+    # The host signed is a client-wide Host header's when there is one.
+    with pytest.raises(NoRegionError):
+        lattice_client.Client(
+            credentials=CREDENTIALS, base_url="http://127.0.0.1:8080", headers={"Host": CUSTOM}
+        )
+    lattice_client.Client(
+        credentials=CREDENTIALS, base_url=f"https://{CUSTOM}", headers={"host": GENERATED}
+    ).close()
+    # An IP or localhost base_url is a stand-in or a proxy: checked per request instead.
+    lattice_client.Client(credentials=CREDENTIALS, base_url="http://127.0.0.1:8080").close()
 
 
 @pytest.mark.parametrize("entry", ENTRY_POINTS)
