@@ -22,7 +22,7 @@ from . import _exceptions
 from ._answers import BODY_LIMIT, classify, parse_amz_date
 from ._exceptions import LatticeResponseError
 
-__all__ = ["error_for", "peek_body", "raise_for_status", "signed_at_of"]
+__all__ = ["araise_for_status", "error_for", "peek_body", "raise_for_status", "signed_at_of"]
 
 
 def _requests_flavour(base: type[LatticeResponseError]) -> type[LatticeResponseError]:
@@ -46,6 +46,11 @@ def raise_for_status(response: requests.Response) -> requests.Response:
     if response.status_code < 400:
         return response
     raise error_for(response, peek_body(response))
+
+
+async def araise_for_status(response: requests.Response) -> requests.Response:
+    """`raise_for_status`, for callers that handle every stack's responses with one await."""
+    return raise_for_status(response)
 
 
 def error_for(response: requests.Response, body: bytes) -> LatticeResponseError:
@@ -79,9 +84,7 @@ def _redact(message: str, request: requests.PreparedRequest | None) -> str:
         return message
     headers = request.headers
     for name in ("authorization", "x-amz-security-token"):
-        value = headers.get(name)
-        if isinstance(value, bytes):
-            value = value.decode("latin-1")
+        value = _text(headers.get(name))
         if value:
             message = message.replace(value, "[redacted]")
             signature = value.rpartition("Signature=")[2]
@@ -94,8 +97,14 @@ def signed_at_of(request: requests.PreparedRequest | None) -> datetime | None:
     """The request's ``x-amz-date`` (its signing time), or None when it was not signed."""
     if request is None:
         return None
-    value = request.headers.get("x-amz-date")
-    return parse_amz_date(value.decode("latin-1") if isinstance(value, bytes) else value)
+    return parse_amz_date(_text(request.headers.get("x-amz-date")))
+
+
+def _text(value: object) -> str | None:
+    """A header value as str: requests allows bytes as well."""
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    return value if isinstance(value, str) else None
 
 
 def peek_body(response: requests.Response, limit: int = BODY_LIMIT) -> bytes:
@@ -110,7 +119,7 @@ def peek_body(response: requests.Response, limit: int = BODY_LIMIT) -> bytes:
     if content is not False:
         return (content or b"")[:limit]
     raw = response.raw
-    if response.__dict__.get("_content_consumed") or raw is None:
+    if response.__dict__.get("_content_consumed") or raw is None:  # streamed away
         return b""
     prefix = bytearray()
     complete = False
@@ -123,7 +132,7 @@ def peek_body(response: requests.Response, limit: int = BODY_LIMIT) -> bytes:
     if complete:
         # All of it is in memory: make it the content, as for a response not streamed.
         response._content = bytes(prefix)
-        response._content_consumed = True
+        response._content_consumed = True  # type: ignore[attr-defined]
         release = getattr(raw, "release_conn", None)
         if release is not None:
             release()
@@ -147,11 +156,10 @@ class _Replay:
         if prefix:
             if amt is None:
                 self._prefix = b""
-                return prefix + self._raw.read(decode_content=True)
+                return prefix + bytes(self._raw.read(decode_content=True))
             self._prefix = prefix[amt:]
             return prefix[:amt]
-        data: bytes = self._raw.read(amt, decode_content=True)
-        return data
+        return bytes(self._raw.read(amt, decode_content=True))
 
     def close(self) -> None:
         self._raw.close()

@@ -96,7 +96,7 @@ class LatticeAdapter(requests.adapters.HTTPAdapter):
     def __repr__(self) -> str:
         return f"<LatticeAdapter {self._signing.describe()}>"
 
-    def send(  # type: ignore[override]
+    def send(
         self,
         request: requests.PreparedRequest,
         stream: bool = False,
@@ -107,7 +107,7 @@ class LatticeAdapter(requests.adapters.HTTPAdapter):
     ) -> requests.Response:
         """Sign ``request`` if its host may be signed, then send it as ``HTTPAdapter`` does."""
         signed = self._sign(request, proxies)
-        response = super().send(request, stream, timeout, verify, cert, proxies)  # type: ignore[arg-type]
+        response = super().send(request, stream, timeout, verify, cert, proxies)
         if not signed or not 400 <= response.status_code < 500:
             return response
         # Only a 4xx can be Lattice refusing our clock; one re-send at most.
@@ -126,13 +126,13 @@ class LatticeAdapter(requests.adapters.HTTPAdapter):
             raise_for_status(response)  # an expiry answer: raises SignatureExpiredError
         response.close()
         self._sign(request, proxies)
-        return super().send(request, stream, timeout, verify, cert, proxies)  # type: ignore[arg-type]
+        return super().send(request, stream, timeout, verify, cert, proxies)
 
     def _sign(self, request: requests.PreparedRequest, proxies: Mapping[str, str] | None) -> bool:
         """Strip stale signature headers; sign as urllib3 will send. False when not signed."""
         headers = request.headers
         url = request.url or ""
-        target = self.request_url(request, proxies)  # type: ignore[arg-type]
+        target = self.request_url(request, proxies)
         if target.startswith("/"):
             target = _encode_target(target)
             host = _host_header(url)
@@ -149,7 +149,7 @@ class LatticeAdapter(requests.adapters.HTTPAdapter):
         if not allowed:
             return False
         fields: list[tuple[str, str]] = []
-        for name, value in headers.items():
+        for name, value in _items(headers):
             if isinstance(value, bytes):
                 text = value.decode("utf-8", "surrogateescape")
             elif value.isascii():
@@ -167,6 +167,11 @@ class LatticeAdapter(requests.adapters.HTTPAdapter):
         return True
 
 
+def _items(headers: Mapping[str, Any]) -> list[tuple[str, str | bytes]]:
+    """The header fields as given: requests allows str or bytes values."""
+    return list(headers.items())
+
+
 def _host_header(url: str) -> str:
     """The Host http.client sends for an origin-form request to ``url`` (via urllib3)."""
     parsed = parse_url(url)
@@ -179,12 +184,13 @@ def _host_header(url: str) -> str:
 
 def _rewind(request: requests.PreparedRequest) -> bool:
     """Make ``request``'s body ready to be sent again; False when it cannot be."""
-    body = request.body
+    body: object = request.body  # typed bytes | str | None; may be a file or generator
     if body is None or isinstance(body, bytes | str):
         return True
     position = getattr(request, "_body_position", None)
-    if isinstance(position, int) and callable(getattr(body, "seek", None)):
-        body.seek(position)  # type: ignore[union-attr]
+    seek = getattr(body, "seek", None)
+    if isinstance(position, int) and callable(seek):
+        seek(position)
         return True
     return False
 
@@ -230,7 +236,7 @@ class Session(requests.Session):
         self, prepared_request: requests.PreparedRequest, response: requests.Response
     ) -> None:
         """As requests does, and also strip ``x-amz-*`` on a hop to another origin."""
-        super().rebuild_auth(prepared_request, response)
+        super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
         previous = response.request.url if response.request is not None else None
         if previous is not None and _origin(previous) != _origin(prepared_request.url or ""):
             headers = prepared_request.headers

@@ -82,10 +82,12 @@ def test_sigv4a_call_credentials_verify(tap: WireTap) -> None:
 def test_a_call_to_another_authority_fails_before_it_is_sent(tap: WireTap) -> None:
     """A channel that sends another :authority than the signed one fails the call, sends none."""
     credentials = call_credentials(AUTHORITY, credentials=CREDENTIALS)
-    with channel_to(tap, credentials, authority="other.example.com") as channel:
-        with pytest.raises(grpc.RpcError) as caught:
-            pb2_grpc.EchoStub(channel).Say(pb2.EchoRequest(text="a"), timeout=10)
-    assert "grpc.default_authority" in str(caught.value.details())  # type: ignore[attr-defined]
+    with (
+        channel_to(tap, credentials, authority="other.example.com") as channel,
+        pytest.raises(grpc.RpcError) as caught,
+    ):
+        pb2_grpc.EchoStub(channel).Say(pb2.EchoRequest(text="a"), timeout=10)
+    assert "grpc.default_authority" in str(caught.value.details())
     assert tap.calls == []
 
 
@@ -100,9 +102,11 @@ def test_a_provider_failure_fails_the_call_without_secrets() -> None:
     with sync_echo_server() as (port, seen):
         tap = WireTap(port)
         try:
-            with channel_to(tap, call_credentials(AUTHORITY, credentials=broken)) as channel:
-                with pytest.raises(grpc.RpcError):
-                    pb2_grpc.EchoStub(channel).Say(pb2.EchoRequest(text="a"), timeout=10)
+            with (
+                channel_to(tap, call_credentials(AUTHORITY, credentials=broken)) as channel,
+                pytest.raises(grpc.RpcError),
+            ):
+                pb2_grpc.EchoStub(channel).Say(pb2.EchoRequest(text="a"), timeout=10)
             assert tap.calls == []
             assert seen.metadata == []
         finally:

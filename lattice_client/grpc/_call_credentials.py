@@ -11,6 +11,7 @@ stay the way to reach a Lattice HTTP listener.
 from __future__ import annotations
 
 import time
+
 import grpc
 
 from lattice_client._credentials import CredentialsLike
