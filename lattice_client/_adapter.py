@@ -91,6 +91,11 @@ class AdapterSigning:
         """The options, for a repr; never a secret."""
         return self._core.describe()
 
+    def allow_host(self, authority: str) -> None:
+        """Also sign requests to ``authority`` (``host`` or ``host:port``)."""
+        self._core.allow_host(authority)
+        self._allowed.clear()
+
     def may_sign(self, authority: str) -> bool:
         """The origin rule: may a request to ``authority`` (``host[:port]``) be signed?
 

@@ -153,8 +153,9 @@ def ClientSession(
 
     Takes `SigningMiddleware`'s options and every ``aiohttp.ClientSession``
     option. Your ``middlewares`` run before the signer, so a retry of theirs is
-    signed afresh. (A function rather than a subclass: aiohttp discourages
-    subclassing ``ClientSession``.)
+    signed afresh. As with `lattice_client.Client`, the host of ``base_url`` is
+    added to ``signing_hosts``. (A function rather than a subclass: aiohttp
+    discourages subclassing ``ClientSession``.)
     """
     signer = SigningMiddleware(
         credentials=credentials,

@@ -1,0 +1,52 @@
+"""Shared by the requests and aiohttp tests: a LocalLattice target and its principals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from lattice_client.testing import Principal
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+
+READER = Principal.generate("arn:aws:sts::111122223333:assumed-role/reader/adapters")
+STRANGER = Principal.generate("arn:aws:sts::444455556666:assumed-role/stranger/adapters")
+# Only READER may invoke the service.
+READER_ONLY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": READER.arn},
+            "Action": "vpc-lattice-svcs:Invoke",
+            "Resource": "*",
+        }
+    ],
+}
+
+
+async def echo_app(
+    scope: Scope,
+    receive: Callable[[], Awaitable[Message]],
+    send: Callable[[Message], Awaitable[None]],
+) -> None:
+    """A target answering with the method, path and body size it received."""
+    if scope["type"] != "http":
+        return
+    size = 0
+    while True:
+        message = await receive()
+        size += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = json.dumps({"method": scope["method"], "path": scope["path"], "size": size}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
