@@ -167,6 +167,12 @@ def ClientSession(
         double_encode_path=double_encode_path,
         clock=clock,
     )
+    if base_url is not None:
+        from yarl import URL
+
+        authority = URL(base_url).host_port_subcomponent
+        if authority:
+            signer._signing.allow_host(authority)
     return aiohttp.ClientSession(base_url, middlewares=(*middlewares, signer), **session_options)
 
 

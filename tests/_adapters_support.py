@@ -50,3 +50,14 @@ async def echo_app(
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def statuses_since(log: list[dict[str, Any]], before: int, count: int) -> list[int]:
+    """The response codes of the access-log entries after the first ``before``, once ``count``
+    are there (the stand-in writes an entry just after answering)."""
+    import time
+
+    deadline = time.monotonic() + 5
+    while len(log) < before + count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return [entry["responseCode"] for entry in log[before:]]
