@@ -356,7 +356,7 @@ async def test_sync_raise_for_status_needs_a_read_body(lattice: LocalLattice) ->
         await response.read()
         with pytest.raises(lattice_client.AccessDeniedError) as caught:
             lattice_client.aiohttp.raise_for_status(response)
-    assert caught.value.anonymous is True  # type: ignore[attr-defined]
+    assert caught.value.anonymous is True
 
 
 async def test_success_passes_through(lattice: LocalLattice) -> None:
