@@ -7,18 +7,21 @@ for exactly the target (``url.raw_path_qs``), Host and header fields aiohttp
 puts on the wire. The body is never read: Lattice takes ``UNSIGNED-PAYLOAD``,
 so async generators and files stream.
 
-aiohttp builds each redirect hop from the caller's headers, not from the
-previous hop's, so a signature never follows a redirect; and a hop to a host
-that may not be signed loses every ``x-amz-*`` header the caller set.
+The origin rule needs to know which requests are hops of one redirect chain,
+which a middleware alone cannot see: the middleware's ``trace_config`` marks
+the start of each request you make (``on_request_start`` runs once per
+request, before any hop), in a context variable of the task making it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from ._exceptions import MissingDependencyError
+from ._exceptions import ConfigurationError, MissingDependencyError
 
 try:
     import aiohttp
@@ -26,21 +29,48 @@ try:
 except ImportError:
     raise MissingDependencyError("aiohttp signing", extra="aiohttp", module="aiohttp") from None
 
-from ._adapter import AdapterSigning, is_aws_header, is_signature_header, learn_skew
+from ._adapter import learn_skew, policy_from
 from ._credentials import CredentialsLike
 from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME
+from ._policy import Origin, origin_of
 
 __all__ = ["ClientSession", "SigningMiddleware", "araise_for_status", "raise_for_status"]
+
+
+class _Chain:
+    """One request you make and its redirect hops: the origin of its first request."""
+
+    __slots__ = ("origin",)
+
+    def __init__(self) -> None:
+        self.origin: Origin | None = None
+
+
+# The chain the current task is making, set by the trace config when it starts.
+_chain: ContextVar[_Chain | None] = ContextVar("lattice_client_aiohttp_chain", default=None)
+
+
+async def _on_request_start(
+    session: aiohttp.ClientSession, context: SimpleNamespace, params: Any
+) -> None:
+    _chain.set(_Chain())
 
 
 class SigningMiddleware:
     """An aiohttp client middleware that signs each request for Lattice as it is sent.
 
-    Pass it as ``aiohttp.ClientSession(middlewares=[SigningMiddleware(...)])``
-    (or per request), or use `ClientSession`. Requests are signed only when
-    their host is a generated Lattice name or listed in ``signing_hosts``; to
-    any other host they go without ``authorization`` and any ``x-amz-*``
-    header. The options are `lattice_client.LatticeTransport`'s.
+    Use `ClientSession`, or add both the middleware and its trace config to a
+    session of your own::
+
+        signer = SigningMiddleware(region="us-west-2")
+        aiohttp.ClientSession(middlewares=[signer], trace_configs=[signer.trace_config])
+
+    Every request you make is signed for its own origin (scheme, host, port). A
+    redirect hop is signed only when it stays on that origin or goes to an
+    origin in ``signing_origins``; any other hop goes without
+    ``authorization`` and without any ``x-amz-*`` header. With
+    ``strict_origins=True`` only the listed origins are signed (and the trace
+    config is not needed). The other options are `lattice_client.LatticeTransport`'s.
 
     Credentials in hand are used without awaiting anything; a refresh (botocore
     I/O) runs in a worker thread, and concurrent requests share that one refresh.
@@ -50,7 +80,7 @@ class SigningMiddleware:
     (an async generator) raises `SignatureExpiredError` instead.
     """
 
-    __slots__ = ("_signing",)
+    __slots__ = ("_policy", "trace_config")
 
     def __init__(
         self,
@@ -60,30 +90,37 @@ class SigningMiddleware:
         service: str = SIGNING_NAME,
         sigv4a: bool = False,
         region_set: str = ANY_REGION,
-        signing_hosts: Iterable[str] = (),
+        signing_origins: Iterable[str] = (),
+        strict_origins: bool = False,
         double_encode_path: bool = DOUBLE_ENCODE_PATH,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self._signing = AdapterSigning(
+        self._policy = policy_from(
             credentials=credentials,
             region=region,
             service=service,
             sigv4a=sigv4a,
             region_set=region_set,
-            signing_hosts=signing_hosts,
+            signing_origins=signing_origins,
+            strict_origins=strict_origins,
+            signing_hosts=(),
             double_encode_path=double_encode_path,
             clock=clock,
         )
+        self.trace_config = aiohttp.TraceConfig()
+        """Add it to the session's ``trace_configs``: it tells the middleware a redirect
+        hop from a request you make."""
+        self.trace_config.on_request_start.append(_on_request_start)
 
     def __repr__(self) -> str:
-        return f"<SigningMiddleware {self._signing.describe()}>"
+        return f"<SigningMiddleware {self._policy.describe()}>"
 
     async def __call__(
         self,
         request: aiohttp.ClientRequest,
         handler: Callable[[aiohttp.ClientRequest], Any],
     ) -> aiohttp.ClientResponse:
-        """Sign ``request`` if its host may be signed; send it through ``handler``."""
+        """Sign ``request`` if the origin rule allows; send it through ``handler``."""
         signed = await self._sign(request)
         response: aiohttp.ClientResponse = await handler(request)
         if not signed or not 400 <= response.status < 500:
@@ -97,36 +134,43 @@ class SigningMiddleware:
             response.headers.items(),
             body,
             signed_at=signed_at_of(request.headers),
-            clock=self._signing.clock,
+            clock=self._policy.clock,
         ):
             return response
         if not _replayable(request):
             raise error_for(response, body)  # an expiry answer: SignatureExpiredError
         response.release()
-        await self._sign(request)
+        await self._sign(request, resend=True)
         resent: aiohttp.ClientResponse = await handler(request)
         return resent
 
-    async def _sign(self, request: aiohttp.ClientRequest) -> bool:
-        """Strip stale signature headers; sign as aiohttp will send. False when not signed."""
-        headers = request.headers
+    async def _sign(self, request: aiohttp.ClientRequest, *, resend: bool = False) -> bool:
+        """Apply the policy's decision to ``request`` as aiohttp will send it; True if signed."""
+        policy = self._policy
         url = request.url
-        signing = self._signing
-        allowed = signing.may_sign((url.host_port_subcomponent or "").lower())
-        for name in [name for name in headers if is_aws_header(name)]:
-            if not allowed or is_signature_header(name):
-                del headers[name]
-        if not allowed:
-            return False
-        # The target aiohttp writes: absolute form to a plain-HTTP proxy, else origin form.
-        target = url.raw_path_qs
-        host = headers.get("Host") or url.host_port_subcomponent or ""
-        now = signing.clock.now()
-        credentials = await signing.acredentials(now)
-        headers.update(
-            signing.signature(request.method, host, target, headers.items(), credentials, now)
-        )
-        return True
+        chain = _chain.get()
+        if chain is None and not policy.strict:
+            raise ConfigurationError(
+                "SigningMiddleware cannot tell a redirect hop from a request you make: add "
+                "its trace config to the session (aiohttp.ClientSession(middlewares=[signer], "
+                "trace_configs=[signer.trace_config])), or use lattice_client.aiohttp."
+                "ClientSession. Nothing was sent."
+            )
+        chain_origin = None
+        if chain is not None:
+            if chain.origin is None:
+                chain.origin = origin_of(str(url))
+            elif not resend:
+                chain_origin = chain.origin
+        headers = request.headers
+        # The target aiohttp writes in origin form; absolute form to a plain-HTTP proxy
+        # carries the same path and query.
+        sent = f"{url.scheme}://{url.raw_authority}{url.raw_path_qs}"
+        decision = await policy.adecide(request.method, sent, list(headers.items()), chain_origin)
+        for name in decision.remove:
+            headers.popall(name, None)
+        headers.update(decision.headers)
+        return decision.signed
 
 
 def _replayable(request: aiohttp.ClientRequest) -> bool:
@@ -143,18 +187,20 @@ def ClientSession(
     service: str = SIGNING_NAME,
     sigv4a: bool = False,
     region_set: str = ANY_REGION,
-    signing_hosts: Iterable[str] = (),
+    signing_origins: Iterable[str] = (),
+    strict_origins: bool = False,
     double_encode_path: bool = DOUBLE_ENCODE_PATH,
     clock: Callable[[], datetime] | None = None,
     middlewares: Sequence[Any] = (),
+    trace_configs: Sequence[aiohttp.TraceConfig] = (),
     **session_options: Any,
 ) -> aiohttp.ClientSession:
     """An ``aiohttp.ClientSession`` whose requests are signed for Lattice.
 
     Takes `SigningMiddleware`'s options and every ``aiohttp.ClientSession``
     option. Your ``middlewares`` run before the signer, so a retry of theirs is
-    signed afresh. As with `lattice_client.Client`, the host of ``base_url`` is
-    added to ``signing_hosts``. (A function rather than a subclass: aiohttp
+    signed afresh. As with `lattice_client.Client`, the origin of ``base_url`` is
+    added to ``signing_origins``. (A function rather than a subclass: aiohttp
     discourages subclassing ``ClientSession``.)
     """
     signer = SigningMiddleware(
@@ -163,17 +209,19 @@ def ClientSession(
         service=service,
         sigv4a=sigv4a,
         region_set=region_set,
-        signing_hosts=signing_hosts,
+        signing_origins=signing_origins,
+        strict_origins=strict_origins,
         double_encode_path=double_encode_path,
         clock=clock,
     )
     if base_url is not None:
-        from yarl import URL
-
-        authority = URL(base_url).host_port_subcomponent
-        if authority:
-            signer._signing.allow_host(authority)
-    return aiohttp.ClientSession(base_url, middlewares=(*middlewares, signer), **session_options)
+        signer._policy.allow_origin(origin_of(str(base_url)))
+    return aiohttp.ClientSession(
+        base_url,
+        middlewares=(*middlewares, signer),
+        trace_configs=[*trace_configs, signer.trace_config],
+        **session_options,
+    )
 
 
 async def araise_for_status(response: aiohttp.ClientResponse) -> aiohttp.ClientResponse:

@@ -11,9 +11,11 @@ puts on the wire: the target as urllib3 encodes it, the Host http.client sends,
 the header fields as given, never ``user-agent``, ``connection``... The body is
 never read: Lattice takes ``UNSIGNED-PAYLOAD``, so generators and files stream.
 
-`Session` mounts one adapter for ``https://`` and ``http://`` and, on a redirect
-to another origin, strips every ``x-amz-*`` header as well as ``Authorization``
-(requests' own ``rebuild_auth`` strips only the latter).
+Each request you send is signed for its own origin; a redirect hop only when it
+stays there or goes to an origin in ``signing_origins`` (the origin rule of
+`lattice_client._policy`); an unsigned hop carries no ``authorization`` and no
+``x-amz-*`` header (requests' own ``rebuild_auth`` strips only
+``Authorization``). `Session` mounts one adapter for ``https://`` and ``http://``.
 """
 
 from __future__ import annotations
@@ -32,15 +34,15 @@ except ImportError:
 
 from urllib.parse import urlsplit
 
+from requests.structures import CaseInsensitiveDict
 from urllib3.util.url import parse_url
 
-from ._adapter import AdapterSigning, is_aws_header, is_signature_header, learn_skew
+from ._adapter import learn_skew, policy_from
 from ._credentials import CredentialsLike
 from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME
+from ._policy import Origin, origin_of
 
 __all__ = ["LatticeAdapter", "Session", "raise_for_status"]
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 try:  # what urllib3 does to an origin-form target before sending it
     from urllib3.util.url import _encode_target
@@ -53,12 +55,14 @@ except ImportError:  # pragma: no cover - older or newer urllib3: requests' own 
 class LatticeAdapter(requests.adapters.HTTPAdapter):
     """A requests transport adapter that signs each request for Lattice as it is sent.
 
-    Mount it on any session (``session.mount("https://", adapter)``) or use
-    `Session`. Requests are signed only when their host is a generated Lattice
-    name (``*.vpc-lattice-svcs.<region>.on.aws``) or listed in
-    ``signing_hosts`` (``"api.example.com"``, ``"api.example.com:8443"``,
-    ``"*.example.com"``, ``"*"``); to any other host they go without
-    ``authorization`` and without any ``x-amz-*`` header. The options are
+    Mount it on any session (``session.mount("https://", adapter)`` and
+    ``"http://"``) or use `Session`. Every request you send is signed for its
+    own origin (scheme, host, port). A redirect hop is signed only when it stays
+    on that origin or goes to an origin in ``signing_origins``
+    (``"https://api.example.com"``, ``"api.example.com:8443"``,
+    ``"*.example.com"``); any other hop goes without ``authorization`` and
+    without any ``x-amz-*`` header. With ``strict_origins=True`` only the listed
+    origins are signed at all. The other options are
     `lattice_client.LatticeTransport`'s; ``adapter_options`` go to
     ``HTTPAdapter`` (``pool_maxsize``, ``max_retries``...).
 
@@ -76,25 +80,28 @@ class LatticeAdapter(requests.adapters.HTTPAdapter):
         service: str = SIGNING_NAME,
         sigv4a: bool = False,
         region_set: str = ANY_REGION,
-        signing_hosts: Iterable[str] = (),
+        signing_origins: Iterable[str] = (),
+        strict_origins: bool = False,
         double_encode_path: bool = DOUBLE_ENCODE_PATH,
         clock: Callable[[], datetime] | None = None,
         **adapter_options: Any,
     ) -> None:
-        self._signing = AdapterSigning(
+        self._policy = policy_from(
             credentials=credentials,
             region=region,
             service=service,
             sigv4a=sigv4a,
             region_set=region_set,
-            signing_hosts=signing_hosts,
+            signing_origins=signing_origins,
+            strict_origins=strict_origins,
+            signing_hosts=(),
             double_encode_path=double_encode_path,
             clock=clock,
         )
         super().__init__(**adapter_options)
 
     def __repr__(self) -> str:
-        return f"<LatticeAdapter {self._signing.describe()}>"
+        return f"<LatticeAdapter {self._policy.describe()}>"
 
     def send(
         self,
@@ -105,7 +112,7 @@ class LatticeAdapter(requests.adapters.HTTPAdapter):
         cert: Any = None,
         proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
-        """Sign ``request`` if its host may be signed, then send it as ``HTTPAdapter`` does."""
+        """Sign ``request`` if the origin rule allows, then send it as ``HTTPAdapter`` does."""
         signed = self._sign(request, proxies)
         response = super().send(request, stream, timeout, verify, cert, proxies)
         if not signed or not 400 <= response.status_code < 500:
@@ -113,13 +120,12 @@ class LatticeAdapter(requests.adapters.HTTPAdapter):
         # Only a 4xx can be Lattice refusing our clock; one re-send at most.
         from ._requests_errors import peek_body, raise_for_status, signed_at_of
 
-        signing = self._signing
         if not learn_skew(
             response.status_code,
             response.headers.items(),
             peek_body(response),
             signed_at=signed_at_of(request),
-            clock=signing.clock,
+            clock=self._policy.clock,
         ):
             return response
         if not _rewind(request):
@@ -129,42 +135,53 @@ class LatticeAdapter(requests.adapters.HTTPAdapter):
         return super().send(request, stream, timeout, verify, cert, proxies)
 
     def _sign(self, request: requests.PreparedRequest, proxies: Mapping[str, str] | None) -> bool:
-        """Strip stale signature headers; sign as urllib3 will send. False when not signed."""
+        """Apply the policy's decision to ``request`` as urllib3 will send it; True if signed."""
         headers = request.headers
         url = request.url or ""
+        # A redirect hop's headers are a copy of the previous hop's, marked with the
+        # origin of the chain's first request; the caller's own request has none.
+        chain = headers.chain_origin if isinstance(headers, _ChainHeaders) else None
         target = self.request_url(request, proxies)
+        fields = [(name, _text(value)) for name, value in _items(headers)]
+        parts = urlsplit(url)
         if target.startswith("/"):
             target = _encode_target(target)
-            host = _host_header(url)
-        else:  # absolute form, to a forward proxy: http.client sends the URL's netloc
-            parsed = parse_url(target)
-            target = parsed.request_uri
-            host = urlsplit(url).netloc
-        signing = self._signing
-        allowed = signing.may_sign(host.lower())
-        stale = [name for name in headers if is_aws_header(name)]
-        for name in stale:
-            if not allowed or is_signature_header(name):
-                del headers[name]
-        if not allowed:
-            return False
-        fields: list[tuple[str, str]] = []
-        for name, value in _items(headers):
-            if isinstance(value, bytes):
-                text = value.decode("utf-8", "surrogateescape")
-            elif value.isascii():
-                text = value
-            else:  # http.client sends str values as latin-1
-                text = value.encode("latin-1").decode("utf-8", "surrogateescape")
-            if name.lower() == "host":
-                host = text
-            fields.append((name, text))
-        now = signing.clock.now()
-        signature = signing.signature(
-            request.method or "GET", host, target, fields, signing.credentials(now), now
+        else:  # absolute form, to a forward proxy: http.client sends the URL's netloc as Host
+            target = parse_url(target).request_uri
+            if "host" not in headers:
+                fields.append(("Host", parts.netloc.rpartition("@")[2]))
+        decision = self._policy.decide(
+            request.method or "GET", f"{parts.scheme}://{parts.netloc}{target}", fields, chain
         )
-        headers.update(signature)
-        return True
+        for name in decision.remove:
+            del headers[name]
+        headers.update(decision.headers)
+        if chain is None:
+            request.headers = _ChainHeaders.marking(headers, origin_of(url))
+        return decision.signed
+
+
+class _ChainHeaders(CaseInsensitiveDict[str]):
+    """A request's headers, marked with the origin its redirect chain began at.
+
+    requests builds a redirect hop from ``previous.copy()``, which copies the
+    headers with ``copy()``: the mark travels to every hop of the chain, and
+    only there.
+    """
+
+    chain_origin: Origin
+
+    @classmethod
+    def marking(cls, headers: CaseInsensitiveDict[str], origin: Origin) -> _ChainHeaders:
+        marked = cls()
+        marked._store = headers._store  # type: ignore[attr-defined]  # the same fields, not a copy
+        marked.chain_origin = origin
+        return marked
+
+    def copy(self) -> _ChainHeaders:
+        copied = _ChainHeaders(self._store.values())  # type: ignore[attr-defined]
+        copied.chain_origin = self.chain_origin
+        return copied
 
 
 def _items(headers: Mapping[str, Any]) -> list[tuple[str, str | bytes]]:
@@ -172,14 +189,13 @@ def _items(headers: Mapping[str, Any]) -> list[tuple[str, str | bytes]]:
     return list(headers.items())
 
 
-def _host_header(url: str) -> str:
-    """The Host http.client sends for an origin-form request to ``url`` (via urllib3)."""
-    parsed = parse_url(url)
-    host = (parsed.host or "").rstrip(".")  # urllib3's connection drops a trailing dot
-    port = parsed.port
-    if port is None or port == _DEFAULT_PORTS.get(parsed.scheme or "http"):
-        return host
-    return f"{host}:{port}"
+def _text(value: str | bytes) -> str:
+    """A field value as sent (http.client: bytes as is, str as latin-1), as the signer's str."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    if value.isascii():
+        return value
+    return value.encode("latin-1").decode("utf-8", "surrogateescape")
 
 
 def _rewind(request: requests.PreparedRequest) -> bool:
@@ -200,8 +216,8 @@ class Session(requests.Session):
 
     Takes `LatticeAdapter`'s options and mounts one adapter for ``https://`` and
     ``http://``. A redirect to another origin (scheme, host or port) loses
-    ``Authorization`` and every ``x-amz-*`` header before the adapter decides
-    whether the new host may be signed.
+    ``Authorization`` and every ``x-amz-*`` header the caller set, before the
+    adapter decides whether the new origin may be signed.
     """
 
     def __init__(
@@ -212,7 +228,8 @@ class Session(requests.Session):
         service: str = SIGNING_NAME,
         sigv4a: bool = False,
         region_set: str = ANY_REGION,
-        signing_hosts: Iterable[str] = (),
+        signing_origins: Iterable[str] = (),
+        strict_origins: bool = False,
         double_encode_path: bool = DOUBLE_ENCODE_PATH,
         clock: Callable[[], datetime] | None = None,
         **adapter_options: Any,
@@ -224,7 +241,8 @@ class Session(requests.Session):
             service=service,
             sigv4a=sigv4a,
             region_set=region_set,
-            signing_hosts=signing_hosts,
+            signing_origins=signing_origins,
+            strict_origins=strict_origins,
             double_encode_path=double_encode_path,
             clock=clock,
             **adapter_options,
@@ -238,16 +256,15 @@ class Session(requests.Session):
         """As requests does, and also strip ``x-amz-*`` on a hop to another origin."""
         super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
         previous = response.request.url if response.request is not None else None
-        if previous is not None and _origin(previous) != _origin(prepared_request.url or ""):
+        if previous is not None and origin_of(previous) != origin_of(prepared_request.url or ""):
             headers = prepared_request.headers
-            for name in [name for name in headers if is_aws_header(name)]:
+            for name in [name for name in headers if _is_aws_header(name)]:
                 del headers[name]
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parsed = parse_url(url)
-    scheme = (parsed.scheme or "").lower()
-    return scheme, (parsed.host or "").lower(), parsed.port or _DEFAULT_PORTS.get(scheme)
+def _is_aws_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered == "authorization" or lowered.startswith("x-amz-")
 
 
 def raise_for_status(response: requests.Response) -> requests.Response:

@@ -66,11 +66,10 @@ def _no_region_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def session(**options: object) -> aiohttp.ClientSession:
-    """A signing ClientSession that may sign for the server's host (127.0.0.1, any port)."""
+    """A signing ClientSession for the test servers."""
     defaults: dict[str, object] = {
         "credentials": CREDENTIALS,
         "region": REGION,
-        "signing_hosts": ["127.0.0.1"],
     }
     return ClientSession(**(defaults | options))  # type: ignore[arg-type]
 
@@ -172,21 +171,13 @@ async def test_same_origin_redirect_is_signed_anew(live: Served, status: int) ->
     assert len(second.header("authorization")) == 1
 
 
-@pytest.mark.parametrize(
-    ("hosts", "signed_after"),
-    [
-        pytest.param(["127.0.0.1"], False, id="other-host-not-allowed"),
-        pytest.param(["127.0.0.1", "localhost"], True, id="other-host-allowed"),
-    ],
-)
+@pytest.mark.parametrize("listed", [False, True], ids=["other-origin", "other-origin-listed"])
 @pytest.mark.parametrize("status", [302, 307])
-async def test_cross_origin_redirect(
-    live: Served, hosts: list[str], signed_after: bool, status: int
-) -> None:
+async def test_cross_origin_redirect(live: Served, listed: bool, status: int) -> None:
     """A hop to a host that may not be signed carries no authorization and no x-amz-*; to an
     allowed host it is signed for its own Host and verifies."""
     async with (
-        session(signing_hosts=hosts) as s,
+        session(signing_origins=[live.other_origin] if listed else []) as s,
         s.get(
             f"{live.url}/redirect/{status}",
             params={"to": f"{live.other_origin}/elsewhere"},
@@ -197,7 +188,7 @@ async def test_cross_origin_redirect(
     first, second = live.received
     assert_verified(first)
     assert second.target == "/elsewhere"
-    if signed_after:
+    if listed:
         assert_verified(second)
     else:
         assert second.aws_headers == []
@@ -205,10 +196,10 @@ async def test_cross_origin_redirect(
 
 
 async def test_cross_port_redirect_to_a_host_allowed_on_one_port_only(live: Served) -> None:
-    """signing_hosts=['127.0.0.1:<port>']: a hop to another port of the same host is bare."""
+    """A hop to another port of the same host is another origin: it goes out bare."""
     with _running("uvicorn") as other:
         async with (
-            session(signing_hosts=[live.authority]) as s,
+            session() as s,
             s.get(f"{live.url}/redirect/302", params={"to": f"{other.url}/p"}) as response,
         ):
             assert response.status == 200
@@ -218,30 +209,49 @@ async def test_cross_port_redirect_to_a_host_allowed_on_one_port_only(live: Serv
 
 
 async def test_middleware_on_a_session_of_your_own(live: Served) -> None:
-    """SigningMiddleware works in a plain aiohttp.ClientSession's middlewares."""
-    signer = SigningMiddleware(credentials=CREDENTIALS, region=REGION, signing_hosts=["127.0.0.1"])
+    """SigningMiddleware and its trace config work in a plain aiohttp.ClientSession, redirect
+    hops included."""
+    signer = SigningMiddleware(credentials=CREDENTIALS, region=REGION)
     async with (
-        aiohttp.ClientSession(middlewares=(signer,)) as s,
-        s.get(f"{live.url}/own") as response,
+        aiohttp.ClientSession(middlewares=(signer,), trace_configs=[signer.trace_config]) as s,
+        s.get(f"{live.url}/redirect/302", params={"to": f"{live.other_origin}/x"}) as response,
     ):
         assert response.status == 200
+    first, hop = live.received
+    assert_verified(first)
+    assert hop.aws_headers == []
+
+
+async def test_middleware_without_its_trace_config_refuses_to_guess(live: Served) -> None:
+    """Without the trace config a hop cannot be told from your request: ConfigurationError,
+    nothing sent (unless strict_origins=True, which needs no chain)."""
+    signer = SigningMiddleware(credentials=CREDENTIALS, region=REGION)
+    async with aiohttp.ClientSession(middlewares=(signer,)) as s:
+        with pytest.raises(lattice_client.ConfigurationError, match="trace_config"):
+            await s.get(f"{live.url}/own")
+    assert live.received == []
+    strict = SigningMiddleware(
+        credentials=CREDENTIALS, region=REGION, strict_origins=True, signing_origins=[live.url]
+    )
+    async with aiohttp.ClientSession(middlewares=(strict,)) as s, s.get(f"{live.url}/strict"):
+        pass
     assert_verified(live.received[0])
 
 
 async def test_base_url_host_is_signed(live: Served) -> None:
-    """As with lattice_client.Client, the base_url's host is signed without signing_hosts."""
+    """As with lattice_client.Client, base_url's origin is signed even with strict_origins."""
     async with (
-        ClientSession(live.url, credentials=CREDENTIALS, region=REGION) as s,
+        ClientSession(live.url, credentials=CREDENTIALS, region=REGION, strict_origins=True) as s,
         s.get("/relative") as response,
     ):
         assert response.status == 200
     assert_verified(live.received[0])
 
 
-async def test_host_not_allowed_goes_out_bare(live: Served) -> None:
-    """To a host that is neither Lattice's nor listed, nothing is signed or AWS-specific."""
+async def test_strict_origins_leave_an_origin_not_listed_bare(live: Served) -> None:
+    """With strict_origins=True a request to an origin not listed goes out bare."""
     async with (
-        ClientSession(credentials=CREDENTIALS, region=REGION) as s,
+        ClientSession(credentials=CREDENTIALS, region=REGION, strict_origins=True) as s,
         s.get(f"{live.url}/bare", headers={"X-Amz-Date": "20200101T000000Z"}),
     ):
         pass
@@ -252,7 +262,7 @@ async def test_host_not_allowed_goes_out_bare(live: Served) -> None:
 async def test_sigv4a_custom_domain_verifies(live: Served) -> None:
     """SigV4A needs no region; the signature verifies for the region set."""
     async with (
-        ClientSession(credentials=CREDENTIALS, sigv4a=True, signing_hosts=["127.0.0.1"]) as s,
+        ClientSession(credentials=CREDENTIALS, sigv4a=True) as s,
         s.get(f"{live.url}/a4?x=1"),
     ):
         pass
@@ -304,7 +314,7 @@ async def test_refresh_runs_off_the_loop_once_for_concurrent_requests(live: Serv
 
 async def test_errors_before_sending_send_nothing(live: Served) -> None:
     """A missing region raises NoRegionError; nothing is sent."""
-    async with ClientSession(credentials=CREDENTIALS, signing_hosts=["127.0.0.1"]) as s:
+    async with ClientSession(credentials=CREDENTIALS) as s:
         with pytest.raises(lattice_client.NoRegionError):
             await s.get(f"{live.url}/no-region")
     assert live.received == []

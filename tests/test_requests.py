@@ -61,11 +61,10 @@ def _no_region_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def session(**options: object) -> Session:
-    """A signing Session that may sign for the server's host (127.0.0.1, any port)."""
+    """A signing Session for the test servers."""
     defaults: dict[str, object] = {
         "credentials": CREDENTIALS,
         "region": REGION,
-        "signing_hosts": ["127.0.0.1"],
     }
     return Session(**(defaults | options))  # type: ignore[arg-type]
 
@@ -171,20 +170,12 @@ def test_same_origin_redirect_is_signed_anew(live: Served, status: int) -> None:
     assert len(second.header("x-amz-date")) == 1
 
 
-@pytest.mark.parametrize(
-    ("hosts", "signed_after"),
-    [
-        pytest.param(["127.0.0.1"], False, id="other-host-not-allowed"),
-        pytest.param(["127.0.0.1", "localhost"], True, id="other-host-allowed"),
-    ],
-)
+@pytest.mark.parametrize("listed", [False, True], ids=["other-origin", "other-origin-listed"])
 @pytest.mark.parametrize("status", [302, 307])
-def test_cross_origin_redirect(
-    live: Served, hosts: list[str], signed_after: bool, status: int
-) -> None:
+def test_cross_origin_redirect(live: Served, listed: bool, status: int) -> None:
     """A hop to another origin loses every x-amz-* header the caller set; it is signed only
     when its host is allowed, and then verifies for its own Host."""
-    with session(signing_hosts=hosts) as s:
+    with session(signing_origins=[live.other_origin] if listed else []) as s:
         response = s.get(
             f"{live.url}/redirect/{status}",
             params={"to": f"{live.other_origin}/elsewhere"},
@@ -195,7 +186,7 @@ def test_cross_origin_redirect(
     assert_verified(first)
     assert second.target == "/elsewhere"
     assert "x-amz-meta-note" not in second.aws_headers
-    if signed_after:
+    if listed:
         assert_verified(second)
         assert second.header("host") == [live.authority.replace("127.0.0.1", "localhost")]
     else:
@@ -204,8 +195,8 @@ def test_cross_origin_redirect(
 
 
 def test_cross_port_redirect_to_a_host_allowed_on_one_port_only(live: Served) -> None:
-    """signing_hosts=['127.0.0.1:<port>']: a hop to another port of the same host is bare."""
-    with _running("uvicorn") as other, session(signing_hosts=[live.authority]) as s:
+    """A hop to another port of the same host is another origin: it goes out bare."""
+    with _running("uvicorn") as other, session() as s:
         response = s.get(f"{live.url}/redirect/302", params={"to": f"{other.url}/p"})
         assert response.status_code == 200
         (hop,) = other.received
@@ -216,7 +207,7 @@ def test_cross_port_redirect_to_a_host_allowed_on_one_port_only(live: Served) ->
 def test_adapter_on_a_session_of_your_own_strips_on_a_foreign_hop(live: Served) -> None:
     """Mounted on a plain requests.Session, the adapter still sends nothing AWS to a host
     that may not be signed (requests itself strips only Authorization)."""
-    adapter = LatticeAdapter(credentials=CREDENTIALS, region=REGION, signing_hosts=["127.0.0.1"])
+    adapter = LatticeAdapter(credentials=CREDENTIALS, region=REGION)
     with requests.Session() as s:
         s.mount("http://", adapter)
         s.get(f"{live.url}/redirect/302", params={"to": f"{live.other_origin}/x"})
@@ -225,12 +216,16 @@ def test_adapter_on_a_session_of_your_own_strips_on_a_foreign_hop(live: Served) 
     assert second.aws_headers == []
 
 
-def test_host_not_allowed_goes_out_bare(live: Served) -> None:
-    """To a host that is neither Lattice's nor listed, nothing is signed or AWS-specific."""
-    with Session(credentials=CREDENTIALS, region=REGION) as s:
+def test_strict_origins_sign_only_the_listed_ones(live: Served) -> None:
+    """With strict_origins=True a request to an origin not listed goes out bare, even one you
+    send; a listed one is signed."""
+    with session(strict_origins=True) as s:
         s.get(f"{live.url}/bare", headers={"X-Amz-Date": "20200101T000000Z"})
-    (received,) = live.received
-    assert received.aws_headers == []
+    with session(strict_origins=True, signing_origins=[live.url]) as s:
+        s.get(f"{live.url}/listed")
+    bare, listed = live.received
+    assert bare.aws_headers == []
+    assert_verified(listed)
 
 
 def test_urllib3_retries_resend_a_valid_signature(live: Served) -> None:
@@ -243,7 +238,7 @@ def test_urllib3_retries_resend_a_valid_signature(live: Served) -> None:
 
 def test_sigv4a_custom_domain_verifies(live: Served) -> None:
     """SigV4A needs no region; the signature verifies for the region set."""
-    with Session(credentials=CREDENTIALS, sigv4a=True, signing_hosts=["127.0.0.1"]) as s:
+    with Session(credentials=CREDENTIALS, sigv4a=True) as s:
         s.get(f"{live.url}/a4?x=1")
     (received,) = live.received
     assert_verified(received)
@@ -254,7 +249,7 @@ def test_sigv4a_custom_domain_verifies(live: Served) -> None:
 def test_errors_before_sending_send_nothing(live: Served) -> None:
     """A missing region or expired credentials raise the typed error; nothing is sent."""
     with (
-        Session(credentials=CREDENTIALS, signing_hosts=["127.0.0.1"]) as s,
+        Session(credentials=CREDENTIALS) as s,
         pytest.raises(lattice_client.NoRegionError),
     ):
         s.get(f"{live.url}/no-region")
@@ -268,8 +263,8 @@ def test_errors_before_sending_send_nothing(live: Served) -> None:
 
 def test_bad_options_are_refused_up_front() -> None:
     """A bad option raises ConfigurationError when the session is built."""
-    with pytest.raises(lattice_client.ConfigurationError, match="signing_hosts"):
-        Session(credentials=CREDENTIALS, signing_hosts="api.example.com")
+    with pytest.raises(lattice_client.ConfigurationError, match="signing_origins"):
+        Session(credentials=CREDENTIALS, signing_origins="api.example.com")
     with pytest.raises(lattice_client.ConfigurationError, match="region"):
         LatticeAdapter(credentials=CREDENTIALS, region="nowhere")
 
@@ -300,7 +295,6 @@ def lattice_session(
     defaults: dict[str, object] = {
         "credentials": principal.credentials,
         "region": lattice.region,
-        "signing_hosts": ["127.0.0.1"],
     }
     return Session(**(defaults | options))  # type: ignore[arg-type]
 
