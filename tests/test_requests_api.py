@@ -1,0 +1,64 @@
+"""The requests and aiohttp adapters' public surface, and what importing them costs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import lattice_client.aiohttp
+import lattice_client.requests
+
+
+@pytest.mark.parametrize("module", [lattice_client.requests, lattice_client.aiohttp])
+def test_all_is_sorted_and_every_name_exists(module: object) -> None:
+    """Each adapter module's ``__all__`` is sorted, and each name in it resolves."""
+    names = module.__all__  # type: ignore[attr-defined]
+    assert names == sorted(set(names))
+    for name in names:
+        assert hasattr(module, name), name
+
+
+def _run(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    return done.stdout.strip()
+
+
+def test_importing_lattice_client_imports_neither_library() -> None:
+    """``import lattice_client`` (and handling an httpx response) loads no requests or aiohttp."""
+    loaded = _run(
+        "import sys, httpx, lattice_client\n"
+        "r = httpx.Response(200, request=httpx.Request('GET', 'https://x'))\n"
+        "lattice_client.raise_for_status(r)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'requests', 'aiohttp'}))"
+    )
+    assert loaded == "[]"
+
+
+@pytest.mark.parametrize(
+    ("module", "library", "extra"),
+    [
+        ("lattice_client.requests", "requests", "requests"),
+        ("lattice_client.aiohttp", "aiohttp", "aiohttp"),
+    ],
+)
+def test_a_missing_library_names_the_extra(module: str, library: str, extra: str) -> None:
+    """Without the library, importing the adapter raises MissingDependencyError naming the extra."""
+    said = _run(
+        f"import sys; sys.modules[{library!r}] = None\n"
+        "import lattice_client\n"
+        "try:\n"
+        f"    import {module}\n"
+        "except lattice_client.MissingDependencyError as error:\n"
+        "    print(type(error).__name__, error.extra, isinstance(error, ImportError))\n"
+    )
+    assert said == f"MissingDependencyError {extra} True"
+
+
+def test_raise_for_status_refuses_what_is_no_response() -> None:
+    """Anything but an httpx, requests or aiohttp response is a ConfigurationError."""
+    with pytest.raises(lattice_client.ConfigurationError, match=r"requests\.Response"):
+        lattice_client.raise_for_status(object())  # type: ignore[type-var]
