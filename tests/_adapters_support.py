@@ -61,3 +61,23 @@ def statuses_since(log: list[dict[str, Any]], before: int, count: int) -> list[i
     while len(log) < before + count and time.monotonic() < deadline:
         time.sleep(0.01)
     return [entry["responseCode"] for entry in log[before:]]
+
+
+BIG_ERROR = b"AccessDeniedException: " + b"x" * (200 * 1024)
+
+
+async def big_error_app(
+    scope: Scope,
+    receive: Callable[[], Awaitable[Message]],
+    send: Callable[[Message], Awaitable[None]],
+) -> None:
+    """Answers 403 with a 200 KiB body in several chunks, without Content-Length."""
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body", False):
+        pass
+    await send({"type": "http.response.start", "status": 403, "headers": []})
+    for start in range(0, len(BIG_ERROR), 16 * 1024):
+        chunk = BIG_ERROR[start : start + 16 * 1024]
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})

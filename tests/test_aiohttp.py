@@ -16,7 +16,15 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from _adapters_support import READER, READER_ONLY, STRANGER, echo_app, statuses_since
+from _adapters_support import (
+    BIG_ERROR,
+    READER,
+    READER_ONLY,
+    STRANGER,
+    big_error_app,
+    echo_app,
+    statuses_since,
+)
 from _servers import (
     CREDENTIALS,
     REGION,
@@ -411,3 +419,13 @@ async def test_skew_with_a_streamed_body_raises_signature_expired(lattice: Local
     assert isinstance(caught.value, aiohttp.ClientResponseError)
     assert caught.value.skew is not None
     assert abs(caught.value.skew - timedelta(minutes=10)) < timedelta(seconds=30)
+
+
+async def test_a_long_error_body_is_peeked_and_stays_readable_whole() -> None:
+    """A signed request's 200 KiB error answer is classified from its first 64 KiB; the caller
+    still reads all of it."""
+    with uvicorn_server(big_error_app) as url:
+        async with session() as s, s.get(f"{url}/big") as response:
+            with pytest.raises(lattice_client.AccessDeniedError):
+                await lattice_client.araise_for_status(response)
+            assert await response.read() == BIG_ERROR

@@ -14,7 +14,15 @@ from pathlib import Path
 
 import pytest
 import requests
-from _adapters_support import READER, READER_ONLY, STRANGER, echo_app, statuses_since
+from _adapters_support import (
+    BIG_ERROR,
+    READER,
+    READER_ONLY,
+    STRANGER,
+    big_error_app,
+    echo_app,
+    statuses_since,
+)
 from _servers import (
     CREDENTIALS,
     REGION,
@@ -380,3 +388,13 @@ def test_skew_with_a_streamed_body_raises_signature_expired(lattice: LocalLattic
     assert isinstance(caught.value, requests.HTTPError)
     assert caught.value.skew is not None
     assert abs(caught.value.skew - timedelta(minutes=10)) < timedelta(seconds=30)
+
+
+def test_a_long_error_body_is_peeked_and_stays_readable_whole() -> None:
+    """A signed request's 200 KiB error answer (streamed, chunked) is classified from its
+    first 64 KiB by the adapter and by raise_for_status; the caller still reads all of it."""
+    with uvicorn_server(big_error_app) as url, session() as s:
+        response = s.get(f"{url}/big", stream=True)
+        with pytest.raises(lattice_client.AccessDeniedError):
+            lattice_client.raise_for_status(response)
+        assert response.content == BIG_ERROR
