@@ -110,10 +110,10 @@ def main() -> None:
         adapter = lattice_client.requests.LatticeAdapter(
             credentials=READER.credentials, region=lattice.region
         )
-        with requests.Session() as session:
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            response = session.get(f"{url}/mine", timeout=10)
+        with requests.Session() as own:
+            own.mount("http://", adapter)
+            own.mount("https://", adapter)
+            response = own.get(f"{url}/mine", timeout=10)
             print("own session  ", lattice_client.raise_for_status(response).json())
 
 
