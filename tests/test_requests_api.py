@@ -62,3 +62,16 @@ def test_raise_for_status_refuses_what_is_no_response() -> None:
     """Anything but an httpx, requests or aiohttp response is a ConfigurationError."""
     with pytest.raises(lattice_client.ConfigurationError, match=r"requests\.Response"):
         lattice_client.raise_for_status(object())  # type: ignore[type-var]
+
+
+def test_the_quickstart_calls_through_requests_and_aiohttp(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``lattice-client quickstart`` shows one signed call through each adapter."""
+    from lattice_client._cli import main
+
+    assert main(["quickstart"]) == 0
+    out = capsys.readouterr().out
+    assert "4. requests (lattice_client.requests.Session): PUT /invoices/7 -> 200" in out
+    assert "5. aiohttp (lattice_client.aiohttp.ClientSession): DELETE /invoices/7 -> 200" in out
+    assert "6. A caller the policy does not allow -> 403" in out
