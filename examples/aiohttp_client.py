@@ -116,12 +116,12 @@ async def call(lattice: LocalLattice) -> None:
         await lattice_client.araise_for_status(response)
         print("clock skew   ", await response.json())
 
-    # A session of your own: the middleware and its trace config.
+    # A session of your own: add the middleware.
     signer = lattice_client.aiohttp.SigningMiddleware(
         credentials=READER.credentials, region=lattice.region
     )
     async with (
-        aiohttp.ClientSession(middlewares=[signer], trace_configs=[signer.trace_config]) as session,
+        aiohttp.ClientSession(middlewares=[signer]) as session,
         session.get(f"{lattice.url}/mine") as response,
     ):
         await lattice_client.araise_for_status(response)

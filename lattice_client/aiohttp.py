@@ -8,9 +8,10 @@ puts on the wire. The body is never read: Lattice takes ``UNSIGNED-PAYLOAD``,
 so async generators and files stream.
 
 The origin rule needs to know which requests are hops of one redirect chain,
-which a middleware alone cannot see: the middleware's ``trace_config`` marks
-the start of each request you make (``on_request_start`` runs once per
-request, before any hop), in a context variable of the task making it.
+which aiohttp does not tell a middleware: when a signed request's answer is a
+redirect, the middleware notes, in a context variable of the task making the
+request, where the chain began and the origin the next hop goes to; the next
+request that task sends to that origin is taken for the hop.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
-from ._exceptions import ConfigurationError, MissingDependencyError
+from ._exceptions import MissingDependencyError
 
 try:
     import aiohttp
     from aiohttp import payload as _payload
+    from yarl import URL
 except ImportError:
     raise MissingDependencyError("aiohttp signing", extra="aiohttp", module="aiohttp") from None
 
@@ -37,40 +38,29 @@ from ._policy import Origin, origin_of
 __all__ = ["ClientSession", "SigningMiddleware", "araise_for_status", "raise_for_status"]
 
 
-class _Chain:
-    """One request you make and its redirect hops: the origin of its first request."""
+# Statuses after which aiohttp follows the Location header (allow_redirects=True).
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
-    __slots__ = ("origin",)
-
-    def __init__(self) -> None:
-        self.origin: Origin | None = None
-
-
-# The chain the current task is making, set by the trace config when it starts.
-_chain: ContextVar[_Chain | None] = ContextVar("lattice_client_aiohttp_chain", default=None)
-
-
-async def _on_request_start(
-    session: aiohttp.ClientSession, context: SimpleNamespace, params: Any
-) -> None:
-    _chain.set(_Chain())
+# In the task sending a request: after a redirect answer, (the origin the chain
+# began at, the origin the next hop goes to); None otherwise.
+_next_hop: ContextVar[tuple[Origin, Origin] | None] = ContextVar(
+    "lattice_client_aiohttp_next_hop", default=None
+)
 
 
 class SigningMiddleware:
     """An aiohttp client middleware that signs each request for Lattice as it is sent.
 
-    Use `ClientSession`, or add both the middleware and its trace config to a
-    session of your own::
+    Use `ClientSession`, or add it to a session of your own::
 
-        signer = SigningMiddleware(region="us-west-2")
-        aiohttp.ClientSession(middlewares=[signer], trace_configs=[signer.trace_config])
+        aiohttp.ClientSession(middlewares=[SigningMiddleware(region="us-west-2")])
 
     Every request you make is signed for its own origin (scheme, host, port). A
     redirect hop is signed only when it stays on that origin or goes to an
     origin in ``signing_origins``; any other hop goes without
     ``authorization`` and without any ``x-amz-*`` header. With
-    ``strict_origins=True`` only the listed origins are signed (and the trace
-    config is not needed). The other options are `lattice_client.LatticeTransport`'s.
+    ``strict_origins=True`` only the listed origins are signed. The other
+    options are `lattice_client.LatticeTransport`'s.
 
     Credentials in hand are used without awaiting anything; a refresh (botocore
     I/O) runs in a worker thread, and concurrent requests share that one refresh.
@@ -80,7 +70,7 @@ class SigningMiddleware:
     (an async generator) raises `SignatureExpiredError` instead.
     """
 
-    __slots__ = ("_policy", "trace_config")
+    __slots__ = ("_policy",)
 
     def __init__(
         self,
@@ -107,10 +97,6 @@ class SigningMiddleware:
             double_encode_path=double_encode_path,
             clock=clock,
         )
-        self.trace_config = aiohttp.TraceConfig()
-        """Add it to the session's ``trace_configs``: it tells the middleware a redirect
-        hop from a request you make."""
-        self.trace_config.on_request_start.append(_on_request_start)
 
     def __repr__(self) -> str:
         return f"<SigningMiddleware {self._policy.describe()}>"
@@ -121,16 +107,27 @@ class SigningMiddleware:
         handler: Callable[[aiohttp.ClientRequest], Any],
     ) -> aiohttp.ClientResponse:
         """Sign ``request`` if the origin rule allows; send it through ``handler``."""
-        signed = await self._sign(request)
+        url = request.url
+        origin = origin_of(str(url))
+        chain_origin = None
+        expected = _next_hop.get()
+        if expected is not None:
+            _next_hop.set(None)
+            if expected[1] == origin:  # the hop aiohttp makes after a redirect
+                chain_origin = expected[0]
+        signed = await self._sign(request, chain_origin)
         response: aiohttp.ClientResponse = await handler(request)
-        if not signed or not 400 <= response.status < 500:
+        status = response.status
+        if status in _REDIRECTS:
+            _expect_hop(request, response, chain_origin or origin)
+        if not signed or not 400 <= status < 500:
             return response
         # Only a 4xx can be Lattice refusing our clock; one re-send at most.
         from ._aiohttp_errors import apeek_body, error_for, signed_at_of
 
         body = await apeek_body(response)
         if not learn_skew(
-            response.status,
+            status,
             response.headers.items(),
             body,
             signed_at=signed_at_of(request.headers),
@@ -140,37 +137,38 @@ class SigningMiddleware:
         if not _replayable(request):
             raise error_for(response, body)  # an expiry answer: SignatureExpiredError
         response.release()
-        await self._sign(request, resend=True)
+        await self._sign(request, chain_origin)
         resent: aiohttp.ClientResponse = await handler(request)
         return resent
 
-    async def _sign(self, request: aiohttp.ClientRequest, *, resend: bool = False) -> bool:
+    async def _sign(self, request: aiohttp.ClientRequest, chain_origin: Origin | None) -> bool:
         """Apply the policy's decision to ``request`` as aiohttp will send it; True if signed."""
-        policy = self._policy
         url = request.url
-        chain = _chain.get()
-        if chain is None and not policy.strict:
-            raise ConfigurationError(
-                "SigningMiddleware cannot tell a redirect hop from a request you make: add "
-                "its trace config to the session (aiohttp.ClientSession(middlewares=[signer], "
-                "trace_configs=[signer.trace_config])), or use lattice_client.aiohttp."
-                "ClientSession. Nothing was sent."
-            )
-        chain_origin = None
-        if chain is not None:
-            if chain.origin is None:
-                chain.origin = origin_of(str(url))
-            elif not resend:
-                chain_origin = chain.origin
         headers = request.headers
         # The target aiohttp writes in origin form; absolute form to a plain-HTTP proxy
         # carries the same path and query.
         sent = f"{url.scheme}://{url.raw_authority}{url.raw_path_qs}"
-        decision = await policy.adecide(request.method, sent, list(headers.items()), chain_origin)
+        decision = await self._policy.adecide(
+            request.method, sent, list(headers.items()), chain_origin
+        )
         for name in decision.remove:
             headers.popall(name, None)
         headers.update(decision.headers)
         return decision.signed
+
+
+def _expect_hop(
+    request: aiohttp.ClientRequest, response: aiohttp.ClientResponse, chain_origin: Origin
+) -> None:
+    """Note where the hop aiohttp will make after this redirect answer goes."""
+    location = response.headers.get("Location") or response.headers.get("URI")
+    if not location:
+        return
+    try:
+        next_origin = origin_of(str(request.url.join(URL(location))))
+    except Exception:  # aiohttp will refuse this Location itself
+        return
+    _next_hop.set((chain_origin, next_origin))
 
 
 def _replayable(request: aiohttp.ClientRequest) -> bool:
@@ -192,7 +190,6 @@ def ClientSession(
     double_encode_path: bool = DOUBLE_ENCODE_PATH,
     clock: Callable[[], datetime] | None = None,
     middlewares: Sequence[Any] = (),
-    trace_configs: Sequence[aiohttp.TraceConfig] = (),
     **session_options: Any,
 ) -> aiohttp.ClientSession:
     """An ``aiohttp.ClientSession`` whose requests are signed for Lattice.
@@ -216,12 +213,7 @@ def ClientSession(
     )
     if base_url is not None:
         signer._policy.allow_origin(origin_of(str(base_url)))
-    return aiohttp.ClientSession(
-        base_url,
-        middlewares=(*middlewares, signer),
-        trace_configs=[*trace_configs, signer.trace_config],
-        **session_options,
-    )
+    return aiohttp.ClientSession(base_url, middlewares=(*middlewares, signer), **session_options)
 
 
 async def araise_for_status(response: aiohttp.ClientResponse) -> aiohttp.ClientResponse:

@@ -217,33 +217,59 @@ async def test_cross_port_redirect_to_a_host_allowed_on_one_port_only(live: Serv
 
 
 async def test_middleware_on_a_session_of_your_own(live: Served) -> None:
-    """SigningMiddleware and its trace config work in a plain aiohttp.ClientSession, redirect
-    hops included."""
-    signer = SigningMiddleware(credentials=CREDENTIALS, region=REGION)
-    async with (
-        aiohttp.ClientSession(middlewares=(signer,), trace_configs=[signer.trace_config]) as s,
-        s.get(f"{live.url}/redirect/302", params={"to": f"{live.other_origin}/x"}) as response,
-    ):
-        assert response.status == 200
-    first, hop = live.received
-    assert_verified(first)
-    assert hop.aws_headers == []
-
-
-async def test_middleware_without_its_trace_config_refuses_to_guess(live: Served) -> None:
-    """Without the trace config a hop cannot be told from your request: ConfigurationError,
-    nothing sent (unless strict_origins=True, which needs no chain)."""
+    """SigningMiddleware works in a plain aiohttp.ClientSession, redirect hops included."""
     signer = SigningMiddleware(credentials=CREDENTIALS, region=REGION)
     async with aiohttp.ClientSession(middlewares=(signer,)) as s:
-        with pytest.raises(lattice_client.ConfigurationError, match="trace_config"):
-            await s.get(f"{live.url}/own")
-    assert live.received == []
-    strict = SigningMiddleware(
-        credentials=CREDENTIALS, region=REGION, strict_origins=True, signing_origins=[live.url]
-    )
-    async with aiohttp.ClientSession(middlewares=(strict,)) as s, s.get(f"{live.url}/strict"):
-        pass
-    assert_verified(live.received[0])
+        async with s.get(
+            f"{live.url}/redirect/302", params={"to": f"{live.other_origin}/x"}
+        ) as response:
+            assert response.status == 200
+        async with s.get(f"{live.other_origin}/mine") as response:
+            assert response.status == 200
+    first, hop, mine = live.received
+    assert_verified(first)
+    assert hop.aws_headers == []
+    assert_verified(mine)  # your own request after the chain: signed for its origin
+
+
+async def test_a_redirect_not_followed_leaves_your_next_request_alone(live: Served) -> None:
+    """With allow_redirects=False you get the 3xx; your next request elsewhere is yours,
+    signed for its own origin."""
+    async with session() as s:
+        async with s.get(
+            f"{live.url}/redirect/302",
+            params={"to": f"{live.other_origin}/x"},
+            allow_redirects=False,
+        ) as response:
+            assert response.status == 302
+        async with s.get(f"{live.url}/next") as response:
+            assert response.status == 200
+    first, after = live.received
+    assert_verified(first)
+    assert_verified(after)
+
+
+async def test_chains_in_concurrent_tasks_do_not_mix(live: Served) -> None:
+    """Redirect chains run by concurrent tasks are told apart (one context per task)."""
+
+    async def chain(s: aiohttp.ClientSession, n: int) -> int:
+        async with s.get(
+            f"{live.url}/redirect/307", params={"to": f"{live.other_origin}/hop{n}"}
+        ) as response:
+            return response.status
+
+    async def own(s: aiohttp.ClientSession, n: int) -> int:
+        async with s.get(f"{live.other_origin}/own{n}") as response:
+            return response.status
+
+    async with session() as s:
+        statuses = await asyncio.gather(*(f(s, n) for n in range(5) for f in (chain, own)))
+    assert set(statuses) == {200}
+    for received in live.received:
+        if received.target.startswith("/hop"):
+            assert received.aws_headers == []
+        else:
+            assert_verified(received)
 
 
 async def test_base_url_host_is_signed(live: Served) -> None:
