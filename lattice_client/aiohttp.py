@@ -107,19 +107,17 @@ class SigningMiddleware:
         handler: Callable[[aiohttp.ClientRequest], Any],
     ) -> aiohttp.ClientResponse:
         """Sign ``request`` if the origin rule allows; send it through ``handler``."""
-        url = request.url
-        origin = origin_of(str(url))
         chain_origin = None
         expected = _next_hop.get()
         if expected is not None:
             _next_hop.set(None)
-            if expected[1] == origin:  # the hop aiohttp makes after a redirect
+            if expected[1] == origin_of(str(request.url)):  # the hop after a redirect
                 chain_origin = expected[0]
         signed = await self._sign(request, chain_origin)
         response: aiohttp.ClientResponse = await handler(request)
         status = response.status
         if status in _REDIRECTS:
-            _expect_hop(request, response, chain_origin or origin)
+            _expect_hop(request, response, chain_origin or origin_of(str(request.url)))
         if not signed or not 400 <= status < 500:
             return response
         # Only a 4xx can be Lattice refusing our clock; one re-send at most.
