@@ -7,6 +7,10 @@ then removes and sets the headers the decision names. What is left for here:
 
 - building the policy from the public constructors' options (`policy_from`),
   the same way the httpx transports do;
+- `decide`: the policy's decision for a request already split into origin,
+  path, query and fields, in one pass over the fields: what
+  ``SigningPolicy.decide`` does for a URL string, without parsing the URL again
+  on every request (the adapters have it parsed, and cache origins);
 - the clock-skew decision for an answer given as status, headers and the start
   of its body (`learn_skew`), so that every adapter re-sends on the same rule.
 """
@@ -17,11 +21,83 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from ._clock import ClockSkew
-from ._credentials import CredentialsLike
+from ._credentials import Credentials, CredentialsLike
 from ._exceptions import SignatureExpiredError
-from ._policy import SigningPolicy
+from ._policy import (
+    DEFAULT_PORTS,
+    Origin,
+    SigningDecision,
+    SigningHeaders,
+    SigningPolicy,
+    origin_of,
+)
+from ._signing import SIGNER_HEADERS
 
-__all__ = ["learn_skew", "policy_from"]
+__all__ = ["decide", "learn_skew", "origin_for", "policy_from"]
+
+_SIGNATURE_HEADER_NAMES = frozenset({"authorization", *SIGNER_HEADERS})
+# (scheme, authority as in the URL) -> its origin; a session talks to few. Bounded.
+_ORIGINS: dict[tuple[str, str], Origin] = {}
+_CACHE_SIZE = 256
+
+
+def origin_for(scheme: str, authority: str) -> Origin:
+    """The origin of ``scheme://authority`` (``authority`` as in the URL), cached."""
+    key = (scheme, authority)
+    origin = _ORIGINS.get(key)
+    if origin is None:
+        origin = origin_of(f"{scheme}://{authority}/")
+        if len(_ORIGINS) >= _CACHE_SIZE:
+            _ORIGINS.clear()
+        _ORIGINS[key] = origin
+    return origin
+
+
+def decide(
+    policy: SigningPolicy,
+    method: str,
+    origin: Origin,
+    path: str,
+    query: str,
+    fields: list[tuple[str, str]],
+    chain_origin: Origin | None,
+    *,
+    credentials: Credentials | None = None,
+    now: datetime | None = None,
+) -> SigningDecision:
+    """``policy.decide`` for a request given as origin, raw path and query, and fields.
+
+    The same rules: a request the origin rule refuses loses ``authorization`` and
+    every ``x-amz-*`` header; a signed one loses only stale signature headers and
+    gets new ones, for its Host field (else the origin's Host). May block to
+    refresh credentials unless ``credentials`` are given.
+    """
+    reason = policy.refusal(origin, chain_origin)
+    stale: list[str] = []
+    kept: list[tuple[str, str]] = []
+    host = None
+    for name, value in fields:
+        lower = name.lower()
+        if lower == "authorization" or lower.startswith("x-amz-"):
+            if reason is not None or lower in _SIGNATURE_HEADER_NAMES:
+                stale.append(name)
+                continue
+        elif lower == "host":
+            host = value
+        kept.append((name, value))
+    if reason is not None:
+        return SigningDecision({}, tuple(stale), reason)
+    if host is None:
+        scheme, name, port = origin
+        if ":" in name:
+            name = f"[{name}]"
+        host = name if port == DEFAULT_PORTS[scheme] else f"{name}:{port}"
+    if now is None:
+        now = policy.now()
+    if credentials is None:
+        credentials = policy.credentials(now)
+    added = policy.sign_parts(method, host, path or "/", query, kept, credentials, now)
+    return SigningDecision(SigningHeaders(added), tuple(stale), None)
 
 
 def policy_from(

@@ -30,7 +30,7 @@ try:
 except ImportError:
     raise MissingDependencyError("aiohttp signing", extra="aiohttp", module="aiohttp") from None
 
-from ._adapter import learn_skew, policy_from
+from ._adapter import decide, learn_skew, origin_for, policy_from
 from ._credentials import CredentialsLike
 from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME
 from ._policy import Origin, origin_of
@@ -143,11 +143,25 @@ class SigningMiddleware:
         """Apply the policy's decision to ``request`` as aiohttp will send it; True if signed."""
         url = request.url
         headers = request.headers
+        policy = self._policy
+        origin = origin_for(url.scheme, url.raw_authority)
+        now = policy.now()
+        credentials = None
+        if policy.refusal(origin, chain_origin) is None:
+            # Credentials in hand need no await; a refresh runs off the loop, shared.
+            credentials = policy.source.peek(now) or await policy.acredentials(now)
         # The target aiohttp writes in origin form; absolute form to a plain-HTTP proxy
         # carries the same path and query.
-        sent = f"{url.scheme}://{url.raw_authority}{url.raw_path_qs}"
-        decision = await self._policy.adecide(
-            request.method, sent, list(headers.items()), chain_origin
+        decision = decide(
+            policy,
+            request.method,
+            origin,
+            url.raw_path,
+            url.raw_query_string,
+            list(headers.items()),
+            chain_origin,
+            credentials=credentials,
+            now=now,
         )
         for name in decision.remove:
             headers.popall(name, None)

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 from requests.structures import CaseInsensitiveDict
 from urllib3.util.url import parse_url
 
-from ._adapter import learn_skew, policy_from
+from ._adapter import decide, learn_skew, origin_for, policy_from
 from ._credentials import CredentialsLike
 from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME
 from ._policy import Origin, origin_of
@@ -140,24 +140,30 @@ class LatticeAdapter(requests.adapters.HTTPAdapter):
         url = request.url or ""
         # A redirect hop's headers are a copy of the previous hop's, marked with the
         # origin of the chain's first request; the caller's own request has none.
-        chain = headers.chain_origin if isinstance(headers, _ChainHeaders) else None
-        target = self.request_url(request, proxies)
-        fields = [(name, _text(value)) for name, value in _items(headers)]
+        chain = headers.chain_origin if type(headers) is _ChainHeaders else None
         parts = urlsplit(url)
+        fields = [
+            (name, value if type(value) is str and value.isascii() else _text(value))
+            for name, value in _items(headers)
+        ]
+        # What HTTPAdapter.send asks urllib3 to send: origin form unless a proxy takes
+        # the request in absolute form (request_url decides; it costs a proxy lookup).
+        target = self.request_url(request, proxies) if proxies else request.path_url
         if target.startswith("/"):
             target = _encode_target(target)
-        else:  # absolute form, to a forward proxy: http.client sends the URL's netloc as Host
+        else:  # absolute form: http.client sends the URL's netloc as Host
             target = parse_url(target).request_uri
             if "host" not in headers:
                 fields.append(("Host", parts.netloc.rpartition("@")[2]))
-        decision = self._policy.decide(
-            request.method or "GET", f"{parts.scheme}://{parts.netloc}{target}", fields, chain
-        )
+        origin = origin_for(parts.scheme, parts.netloc)
+        path, _, query = target.partition("?")
+        decision = decide(self._policy, request.method or "GET", origin, path, query, fields, chain)
         for name in decision.remove:
             del headers[name]
-        headers.update(decision.headers)
+        for name, value in decision.headers.items():
+            headers[name] = value
         if chain is None:
-            request.headers = _ChainHeaders.marking(headers, origin_of(url))
+            request.headers = _ChainHeaders.marking(headers, origin)
         return decision.signed
 
 
@@ -173,7 +179,7 @@ class _ChainHeaders(CaseInsensitiveDict[str]):
 
     @classmethod
     def marking(cls, headers: CaseInsensitiveDict[str], origin: Origin) -> _ChainHeaders:
-        marked = cls()
+        marked = cls.__new__(cls)
         marked._store = headers._store  # type: ignore[attr-defined]  # the same fields, not a copy
         marked.chain_origin = origin
         return marked
