@@ -189,6 +189,18 @@ class _ChainHeaders(CaseInsensitiveDict[str]):
         copied.chain_origin = self.chain_origin
         return copied
 
+    def __repr__(self) -> str:
+        # As httpx hides authorization: a logged request shows no token, no signature.
+        shown = {}
+        for name, value in self.items():
+            lower = name.lower()
+            if lower == "x-amz-security-token":
+                value = "[redacted]"
+            elif lower == "authorization" and "Signature=" in str(value):
+                value = str(value).partition("Signature=")[0] + "Signature=[redacted]"
+            shown[name] = value
+        return str(shown)
+
 
 def _items(headers: Mapping[str, Any]) -> list[tuple[str, str | bytes]]:
     """The header fields as given: requests allows str or bytes values."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 
+import aiohttp
 import pytest
 
 import lattice_client.aiohttp
@@ -75,3 +77,46 @@ def test_the_quickstart_calls_through_requests_and_aiohttp(
     assert "4. requests (lattice_client.requests.Session): PUT /invoices/7 -> 200" in out
     assert "5. aiohttp (lattice_client.aiohttp.ClientSession): DELETE /invoices/7 -> 200" in out
     assert "6. A caller the policy does not allow -> 403" in out
+
+
+def test_no_secret_in_logs_reprs_or_errors(caplog: pytest.LogCaptureFixture) -> None:
+    """With DEBUG logging on, a signed call and a denied one through each adapter leave no
+    secret key, token or signature in the logs, the reprs or the error messages."""
+    import asyncio
+
+    from _adapters_support import READER_ONLY, STRANGER, echo_app
+
+    from lattice_client.testing import LocalLattice
+
+    caplog.set_level(logging.DEBUG)
+    creds = STRANGER.credentials
+    texts: list[str] = []
+    with LocalLattice(app=echo_app, principals=[STRANGER], auth_policy=READER_ONLY) as lattice:
+        with lattice_client.requests.Session(credentials=creds, region=lattice.region) as s:
+            response = s.get(f"{lattice.url}/denied")
+            texts += [repr(s.get_adapter(lattice.url)), repr(response.request.headers)]
+            with pytest.raises(lattice_client.AccessDeniedError) as caught:
+                lattice_client.raise_for_status(response)
+            texts += [str(caught.value), repr(caught.value)]
+            signature = str(response.request.headers["authorization"]).rpartition("=")[2]
+
+        async def aio() -> None:
+            signer = lattice_client.aiohttp.SigningMiddleware(
+                credentials=creds, region=lattice.region
+            )
+            texts.append(repr(signer))
+            async with (
+                aiohttp.ClientSession(middlewares=[signer]) as s,
+                s.get(f"{lattice.url}/denied") as response,
+            ):
+                with pytest.raises(lattice_client.AccessDeniedError) as caught:
+                    await lattice_client.araise_for_status(response)
+                texts.extend([str(caught.value), repr(caught.value)])
+
+        asyncio.run(aio())
+    texts += [record.getMessage() for record in caplog.records]
+    everything = "\n".join(texts)
+    assert creds.secret_access_key not in everything
+    assert creds.session_token is not None
+    assert creds.session_token not in everything
+    assert signature not in everything
