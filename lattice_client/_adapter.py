@@ -39,6 +39,8 @@ _SIGNATURE_HEADER_NAMES = frozenset({"authorization", *SIGNER_HEADERS})
 # (scheme, authority as in the URL) -> its origin; a session talks to few. Bounded.
 _ORIGINS: dict[tuple[str, str], Origin] = {}
 _CACHE_SIZE = 256
+# The decisions for requests signed in the current second (see `decide`). Bounded.
+_DECISIONS: dict[tuple[object, ...], SigningDecision] = {}
 
 
 def origin_for(scheme: str, authority: str) -> Origin:
@@ -96,8 +98,22 @@ def decide(
         now = policy.now()
     if credentials is None:
         credentials = policy.credentials(now)
-    added = policy.sign_parts(method, host, path or "/", query, kept, credentials, now)
-    return SigningDecision(SigningHeaders(added), tuple(stale), None)
+    # A signature covers x-amz-date, whose resolution is one second: the same request
+    # signed again within that second gets the very same headers, so they are kept
+    # (as the gRPC signer does) rather than computed again. The key holds the
+    # credentials object itself, in this process's memory only, as the signer's
+    # own caches do.
+    key = (policy, method, host, path, query, tuple(kept), credentials, int(now.timestamp()))
+    decision = _DECISIONS.get(key)
+    if decision is None:
+        added = policy.sign_parts(method, host, path or "/", query, kept, credentials, now)
+        decision = SigningDecision(SigningHeaders(added), (), None)
+        if len(_DECISIONS) >= _CACHE_SIZE:
+            _DECISIONS.clear()
+        _DECISIONS[key] = decision
+    if stale:
+        return SigningDecision(decision.headers, tuple(stale), None)
+    return decision
 
 
 def policy_from(
