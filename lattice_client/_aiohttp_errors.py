@@ -73,7 +73,18 @@ def error_for(response: aiohttp.ClientResponse, body: bytes) -> LatticeResponseE
     """The typed error for an error ``response`` whose body starts with ``body``."""
     info = response.request_info
     signed_at = signed_at_of(info.headers)
-    classification = classify(response.status, response.headers.items(), body, signed_at=signed_at)
+    from .aiohttp import unsigned_reasons
+
+    known = response in unsigned_reasons
+    reason = unsigned_reasons.get(response)
+    classification = classify(
+        response.status,
+        response.headers.items(),
+        body,
+        signed_at=signed_at,
+        signed=(reason is None) if known else None,
+        unsigned_reason=reason,
+    )
     flavour = AIOHTTP_FLAVOURS[classification.error_class]
     url = info.url.with_query(None).with_fragment(None).with_user(None)
     message = _redact(f"{info.method} {url}: {classification.message}", info.headers)

@@ -25,6 +25,9 @@ from ._exceptions import LatticeResponseError
 __all__ = ["araise_for_status", "error_for", "peek_body", "raise_for_status", "signed_at_of"]
 
 
+_UNKNOWN: Any = object()
+
+
 def _requests_flavour(base: type[LatticeResponseError]) -> type[LatticeResponseError]:
     return type(
         base.__name__,
@@ -56,8 +59,16 @@ async def araise_for_status(response: requests.Response) -> requests.Response:
 def error_for(response: requests.Response, body: bytes) -> LatticeResponseError:
     """The typed error for an error ``response`` whose body starts with ``body``."""
     request = response.request
+    # Set by LatticeAdapter on each request it decided about: None when signed.
+    reason = getattr(request, "_lattice_unsigned_reason", _UNKNOWN)
+    known = reason is not _UNKNOWN
     classification = classify(
-        response.status_code, response.headers.items(), body, signed_at=signed_at_of(request)
+        response.status_code,
+        response.headers.items(),
+        body,
+        signed_at=signed_at_of(request),
+        signed=(reason is None) if known else None,
+        unsigned_reason=reason if known else None,
     )
     flavour = REQUESTS_FLAVOURS[classification.error_class]
     message = _redact(f"{_where(request)}: {classification.message}", request)

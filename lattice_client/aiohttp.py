@@ -16,6 +16,7 @@ request that task sends to that origin is taken for the hop.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from datetime import datetime
@@ -37,6 +38,12 @@ from ._policy import Origin, origin_of
 
 __all__ = ["ClientSession", "SigningMiddleware", "araise_for_status", "raise_for_status"]
 
+
+# An error response -> why its request went out unsigned (None: it was signed), for
+# the typed errors; weak, so that it never keeps a response alive.
+unsigned_reasons: weakref.WeakKeyDictionary[aiohttp.ClientResponse, str | None] = (
+    weakref.WeakKeyDictionary()
+)
 
 # Statuses after which aiohttp follows the Location header (allow_redirects=True).
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -113,12 +120,14 @@ class SigningMiddleware:
             _next_hop.set(None)
             if expected[1] == origin_of(str(request.url)):  # the hop after a redirect
                 chain_origin = expected[0]
-        signed = await self._sign(request, chain_origin)
+        reason = await self._sign(request, chain_origin)
         response: aiohttp.ClientResponse = await handler(request)
         status = response.status
+        if status >= 400:  # for the typed errors: an unsigned request's answer names why
+            unsigned_reasons[response] = reason
         if status in _REDIRECTS:
             _expect_hop(request, response, chain_origin or origin_of(str(request.url)))
-        if not signed or not 400 <= status < 500:
+        if reason is not None or not 400 <= status < 500:
             return response
         # Only a 4xx can be Lattice refusing our clock; one re-send at most.
         from ._aiohttp_errors import apeek_body, error_for, signed_at_of
@@ -139,8 +148,13 @@ class SigningMiddleware:
         resent: aiohttp.ClientResponse = await handler(request)
         return resent
 
-    async def _sign(self, request: aiohttp.ClientRequest, chain_origin: Origin | None) -> bool:
-        """Apply the policy's decision to ``request`` as aiohttp will send it; True if signed."""
+    async def _sign(
+        self, request: aiohttp.ClientRequest, chain_origin: Origin | None
+    ) -> str | None:
+        """Apply the policy's decision to ``request`` as aiohttp will send it.
+
+        Returns None when it is signed, else why not (`lattice_client._policy`'s words).
+        """
         url = request.url
         headers = request.headers
         policy = self._policy
@@ -166,7 +180,7 @@ class SigningMiddleware:
         for name in decision.remove:
             headers.popall(name, None)
         headers.update(decision.headers)
-        return decision.signed
+        return decision.reason
 
 
 def _expect_hop(

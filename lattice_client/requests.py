@@ -164,6 +164,8 @@ class LatticeAdapter(requests.adapters.HTTPAdapter):
             headers[name] = value
         if chain is None:
             request.headers = _ChainHeaders.marking(headers, origin)
+        # For the typed errors: an answer saying the request came unsigned names why.
+        request._lattice_unsigned_reason = decision.reason  # type: ignore[attr-defined]
         return decision.signed
 
 

@@ -455,3 +455,18 @@ async def test_a_long_error_body_is_peeked_and_stays_readable_whole() -> None:
             with pytest.raises(lattice_client.AccessDeniedError):
                 await lattice_client.araise_for_status(response)
             assert await response.read() == BIG_ERROR
+
+
+async def test_an_unsigned_request_refused_by_lattice_says_why(lattice: LocalLattice) -> None:
+    """A request the adapter did not sign (strict_origins=True, origin not listed): the typed
+    error for Lattice's anonymous 403 says why, and how to change it."""
+    signer = SigningMiddleware(
+        credentials=READER.credentials, region=lattice.region, strict_origins=True
+    )
+    async with (
+        aiohttp.ClientSession(middlewares=[signer]) as s,
+        s.get(f"{lattice.url}/strict") as response,
+    ):
+        with pytest.raises(lattice_client.AccessDeniedError) as caught:
+            await lattice_client.araise_for_status(response)
+    assert "strict_origins=True" in str(caught.value)

@@ -398,3 +398,13 @@ def test_a_long_error_body_is_peeked_and_stays_readable_whole() -> None:
         with pytest.raises(lattice_client.AccessDeniedError):
             lattice_client.raise_for_status(response)
         assert response.content == BIG_ERROR
+
+
+def test_an_unsigned_request_refused_by_lattice_says_why(lattice: LocalLattice) -> None:
+    """strict_origins=True and the origin not listed: Lattice's 403 for an anonymous caller
+    comes with the reason lattice_client did not sign, and how to change it."""
+    with lattice_session(lattice, strict_origins=True) as s:
+        response = s.get(f"{lattice.url}/strict")
+    with pytest.raises(lattice_client.AccessDeniedError) as caught:
+        lattice_client.raise_for_status(response)
+    assert "strict_origins=True" in str(caught.value)
