@@ -470,3 +470,17 @@ async def test_an_unsigned_request_refused_by_lattice_says_why(lattice: LocalLat
         with pytest.raises(lattice_client.AccessDeniedError) as caught:
             await lattice_client.araise_for_status(response)
     assert "strict_origins=True" in str(caught.value)
+
+
+async def test_through_a_forward_proxy_the_request_is_signed_as_sent(live: Served) -> None:
+    """Through an HTTP proxy aiohttp sends the absolute form; the signature is for the Host
+    and target the origin receives (the test server plays the proxy)."""
+    async with (
+        session() as s,
+        s.get(f"{live.other_origin}/via-proxy?q=1", proxy=live.url) as response,
+    ):
+        assert response.status == 200
+    (received,) = live.received
+    assert received.proxied
+    assert received.target == "/via-proxy?q=1"
+    assert_verified(received)

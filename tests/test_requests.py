@@ -408,3 +408,27 @@ def test_an_unsigned_request_refused_by_lattice_says_why(lattice: LocalLattice) 
     with pytest.raises(lattice_client.AccessDeniedError) as caught:
         lattice_client.raise_for_status(response)
     assert "strict_origins=True" in str(caught.value)
+
+
+def test_through_a_forward_proxy_the_request_is_signed_as_sent(live: Served) -> None:
+    """Through an HTTP proxy urllib3 sends the absolute form; the signature is for the
+    Host and target the origin receives (the test server plays the proxy)."""
+    with session() as s:
+        s.trust_env = False
+        response = s.get(
+            f"{live.other_origin}/via-proxy?q=1", proxies={"http": live.url}, timeout=10
+        )
+    assert response.status_code == 200
+    (received,) = live.received
+    assert received.proxied
+    assert received.target == "/via-proxy?q=1"
+    assert_verified(received)
+
+
+def test_an_iterator_body_streams_and_verifies(live: Served) -> None:
+    """A plain iterator of chunks (not a generator) streams too."""
+    with session() as s:
+        s.post(f"{live.url}/it", data=iter([b"a" * 1000, b"b" * 1000]))
+    (received,) = live.received
+    assert received.body_size == 2000
+    assert_verified(received)
