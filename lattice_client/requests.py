@@ -40,7 +40,7 @@ from urllib3.util.url import parse_url
 from ._adapter import decide, learn_skew, origin_for, policy_from
 from ._credentials import CredentialsLike
 from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME
-from ._policy import Origin, origin_of
+from ._policy import Origin
 
 __all__ = ["LatticeAdapter", "Session", "raise_for_status"]
 
@@ -235,9 +235,7 @@ class Session(requests.Session):
     """A ``requests.Session`` whose requests are signed for Lattice; a drop-in replacement.
 
     Takes `LatticeAdapter`'s options and mounts one adapter for ``https://`` and
-    ``http://``. A redirect to another origin (scheme, host or port) loses
-    ``Authorization`` and every ``x-amz-*`` header the caller set, before the
-    adapter decides whether the new origin may be signed.
+    ``http://``; the adapter applies the origin rule to every redirect hop.
     """
 
     def __init__(
@@ -269,22 +267,6 @@ class Session(requests.Session):
         )
         self.mount("https://", adapter)
         self.mount("http://", adapter)
-
-    def rebuild_auth(
-        self, prepared_request: requests.PreparedRequest, response: requests.Response
-    ) -> None:
-        """As requests does, and also strip ``x-amz-*`` on a hop to another origin."""
-        super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
-        previous = response.request.url if response.request is not None else None
-        if previous is not None and origin_of(previous) != origin_of(prepared_request.url or ""):
-            headers = prepared_request.headers
-            for name in [name for name in headers if _is_aws_header(name)]:
-                del headers[name]
-
-
-def _is_aws_header(name: str) -> bool:
-    lowered = name.lower()
-    return lowered == "authorization" or lowered.startswith("x-amz-")
 
 
 def raise_for_status(response: requests.Response) -> requests.Response:
