@@ -114,11 +114,12 @@ class SigningMiddleware:
         handler: Callable[[aiohttp.ClientRequest], Any],
     ) -> aiohttp.ClientResponse:
         """Sign ``request`` if the origin rule allows; send it through ``handler``."""
+        url = request.url
         chain_origin = None
         expected = _next_hop.get()
         if expected is not None:
             _next_hop.set(None)
-            if expected[1] == origin_of(str(request.url)):  # the hop after a redirect
+            if expected[1] == origin_for(url.scheme, url.raw_authority):  # the redirect's hop
                 chain_origin = expected[0]
         reason = await self._sign(request, chain_origin)
         response: aiohttp.ClientResponse = await handler(request)
@@ -126,7 +127,7 @@ class SigningMiddleware:
         if status >= 400:  # for the typed errors: an unsigned request's answer names why
             unsigned_reasons[response] = reason
         if status in _REDIRECTS:
-            _expect_hop(request, response, chain_origin or origin_of(str(request.url)))
+            _expect_hop(url, response, chain_origin or origin_for(url.scheme, url.raw_authority))
         if reason is not None or not 400 <= status < 500:
             return response
         # Only a 4xx can be Lattice refusing our clock; one re-send at most.
@@ -183,15 +184,13 @@ class SigningMiddleware:
         return decision.reason
 
 
-def _expect_hop(
-    request: aiohttp.ClientRequest, response: aiohttp.ClientResponse, chain_origin: Origin
-) -> None:
+def _expect_hop(url: URL, response: aiohttp.ClientResponse, chain_origin: Origin) -> None:
     """Note where the hop aiohttp will make after this redirect answer goes."""
     location = response.headers.get("Location") or response.headers.get("URI")
     if not location:
         return
     try:
-        next_origin = origin_of(str(request.url.join(URL(location))))
+        next_origin = origin_of(str(url.join(URL(location))))
     except Exception:  # aiohttp will refuse this Location itself
         return
     _next_hop.set((chain_origin, next_origin))
