@@ -21,6 +21,10 @@ adds, unsigned; "requests-aws4auth" signs with requests-aws4auth.
 aiohttp: the middleware called as aiohttp calls it, on a real ``ClientRequest``,
 with a handler that returns at once; "aiohttp-control" is a middleware that does
 nothing; "aiohttp-aws-auth" is aiohttp-aws-auth's middleware.
+
+A third argument "distinct" gives every request its own path (``/invoices/<i>``),
+so that no request can reuse the signature of an identical one sent within the
+same second: the cost of signing from scratch.
 """
 
 from __future__ import annotations
@@ -53,7 +57,13 @@ def _canned(adapter: requests.adapters.HTTPAdapter, request: requests.PreparedRe
     return response
 
 
-def run_requests(n: int, mode: str) -> None:
+def _targets(n: int, distinct: bool) -> list[str]:
+    if not distinct:
+        return [TARGET] * n
+    return [TARGET.replace("/2026?", f"/{i}?") for i in range(n)]
+
+
+def run_requests(n: int, mode: str, distinct: bool) -> None:
     # What HTTPAdapter.send does before urllib3 (request_url, add_headers) stays; the
     # network does not.
     def send(self: requests.adapters.HTTPAdapter, request: Any, *args: Any, **kw: Any) -> Any:
@@ -84,11 +94,11 @@ def run_requests(n: int, mode: str) -> None:
                 {k: str(v) for k, v in sent.items() if k.lower().startswith(("x-amz", "auth"))}
             )
     with session:
-        for _ in range(n):
-            session.get(TARGET)
+        for target in _targets(n, distinct):
+            session.get(target)
 
 
-def run_aiohttp(n: int, mode: str) -> None:
+def run_aiohttp(n: int, mode: str, distinct: bool) -> None:
     import aiohttp
 
     async def main() -> None:
@@ -121,9 +131,9 @@ def run_aiohttp(n: int, mode: str) -> None:
             return Answer()
 
         loop = asyncio.get_running_loop()
-        url = URL(TARGET)
+        urls = [URL(target) for target in _targets(n, distinct)]
         headers = CIMultiDict({"Accept": "*/*", "Accept-Encoding": "gzip, deflate"})
-        for _ in range(n):
+        for url in urls:
             # aiohttp builds one ClientRequest per request sent; so does this loop.
             request = aiohttp.ClientRequest("GET", url, headers=headers, loop=loop)
             await middleware(request, handler)
@@ -131,12 +141,12 @@ def run_aiohttp(n: int, mode: str) -> None:
     asyncio.run(main())
 
 
-def main(n: int, mode: str) -> None:
+def main(n: int, mode: str, distinct: bool) -> None:
     if mode.startswith("requests"):
-        run_requests(n, mode)
+        run_requests(n, mode, distinct)
     else:
-        run_aiohttp(n, mode)
+        run_aiohttp(n, mode, distinct)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), sys.argv[2])
+    main(int(sys.argv[1]), sys.argv[2], sys.argv[3:] == ["distinct"])
