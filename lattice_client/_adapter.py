@@ -61,7 +61,7 @@ def decide(
     origin: Origin,
     path: str,
     query: str,
-    fields: list[tuple[str, str]],
+    fields: Iterable[tuple[str, str]],
     chain_origin: Origin | None,
     *,
     credentials: Credentials | None = None,

@@ -173,7 +173,7 @@ class SigningMiddleware:
             origin,
             url.raw_path,
             url.raw_query_string,
-            list(headers.items()),
+            headers.items(),
             chain_origin,
             credentials=credentials,
             now=now,
