@@ -97,7 +97,7 @@ class Client(httpx.Client):
             kwargs, httpx.HTTPTransport, httpx.BaseTransport, wrap
         )
         if wrapped:
-            _check_base_url(policy, kwargs.get("base_url"))
+            _check_base_url(policy, kwargs.get("base_url"), kwargs.get("headers"))
         if raise_for_status:
             from ._responses import raise_for_status as hook
 
@@ -154,7 +154,7 @@ class AsyncClient(httpx.AsyncClient):
             kwargs, httpx.AsyncHTTPTransport, httpx.AsyncBaseTransport, wrap
         )
         if wrapped:
-            _check_base_url(policy, kwargs.get("base_url"))
+            _check_base_url(policy, kwargs.get("base_url"), kwargs.get("headers"))
         if raise_for_status:
             from ._responses import araise_for_status as ahook
 
@@ -186,15 +186,18 @@ def _allow_base_url(policy: SigningPolicy, base_url: object) -> None:
         policy.allow_origin((url.scheme, host, url.port or (443 if url.scheme == "https" else 80)))
 
 
-def _check_base_url(policy: SigningPolicy, base_url: object) -> None:
+def _check_base_url(policy: SigningPolicy, base_url: object, headers: object = None) -> None:
     """Fail now, when the client is built, if requests to ``base_url`` could not be signed.
 
     A custom domain with no region anywhere (and no SigV4A), or ``region=`` that
     contradicts a generated name, raises here rather than on the first request.
+    A Host given in ``headers=`` is what is signed (and carries the region), so it
+    is the one checked.
     """
     url = _base_url(base_url)
     if url is not None:
-        policy.check_host(url.netloc.decode("ascii"))
+        host = httpx.Headers(headers).get("host") if headers else None  # type: ignore[arg-type]
+        policy.check_host(host or url.netloc.decode("ascii"))
 
 
 def _build_transports(
