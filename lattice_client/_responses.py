@@ -15,12 +15,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from . import _exceptions
 from ._answers import BODY_LIMIT, Classification, classify, parse_amz_date
-from ._exceptions import AsyncResponseError, LatticeResponseError
+from ._exceptions import AsyncResponseError, ConfigurationError, LatticeResponseError
+
+if TYPE_CHECKING:
+    import aiohttp
+    import requests
+
+    _Response = TypeVar("_Response", httpx.Response, requests.Response, aiohttp.ClientResponse)
+    _AsyncResponse = TypeVar("_AsyncResponse", httpx.Response, aiohttp.ClientResponse)
 
 __all__ = [
     "apeek_body",
@@ -50,18 +58,23 @@ HTTPX_FLAVOURS: dict[type[LatticeResponseError], type[LatticeResponseError]] = {
 }
 
 
-def raise_for_status(response: httpx.Response) -> httpx.Response:
+def raise_for_status(response: _Response) -> _Response:
     """Raise the typed error for a 4xx/5xx ``response``; return ``response`` otherwise.
 
-    The error is an instance of the `LatticeResponseError` subclass that fits
-    (``AccessDeniedError``...) and of ``httpx.HTTPStatusError``. Only an error
-    response's body is read, and at most 64 KiB of it: an unread (streamed)
-    body that fits is read (and the connection released); a longer one is read
-    that far and stays readable whole from ``error.response``. For
-    an ``httpx.AsyncClient`` response whose body is not read yet, use
-    `araise_for_status`. ``response.request`` must be set (it is for every
-    response a client returns).
+    ``response`` is an ``httpx.Response``, a ``requests.Response``, or an
+    ``aiohttp.ClientResponse`` whose body is read. The error is an instance of
+    the `LatticeResponseError` subclass that fits (``AccessDeniedError``...)
+    and of the library's own status error (``httpx.HTTPStatusError``,
+    ``requests.HTTPError``, ``aiohttp.ClientResponseError``), with the request
+    and the response. Only an error response's body is read, and at most 64 KiB
+    of it: an unread (streamed) body that fits is read (and the connection
+    released); a longer one is read that far and stays readable whole from
+    ``error.response``. For an async response whose body is not read yet, use
+    `araise_for_status`. An httpx ``response.request`` must be set (it is for
+    every response a client returns).
     """
+    if not isinstance(response, httpx.Response):
+        return _other_stack(response).raise_for_status(response)  # type: ignore[no-any-return]
     if not response.is_error:
         return response
     body = peek_body(response)
@@ -72,14 +85,34 @@ def raise_for_status(response: httpx.Response) -> httpx.Response:
     raise error_for(response, body)
 
 
-async def araise_for_status(response: httpx.Response) -> httpx.Response:
-    """`raise_for_status` for an ``httpx.AsyncClient`` response, which may be read or not."""
+async def araise_for_status(response: _AsyncResponse) -> _AsyncResponse:
+    """`raise_for_status` for an ``httpx.AsyncClient`` or aiohttp response, read or not."""
+    if not isinstance(response, httpx.Response):
+        return await _other_stack(response).araise_for_status(response)  # type: ignore[no-any-return]
     if not response.is_error:
         return response
     body = await apeek_body(response)
     if _whole_body_peeked(response):
         await response.aread()
     raise error_for(response, body)
+
+
+def _other_stack(response: object) -> Any:
+    """The errors module for a requests or aiohttp response (imported on first use)."""
+    for cls in type(response).__mro__:
+        package = cls.__module__.partition(".")[0]
+        if package == "requests" and cls.__name__ == "Response":
+            from . import _requests_errors
+
+            return _requests_errors
+        if package == "aiohttp" and cls.__name__ == "ClientResponse":
+            from . import _aiohttp_errors
+
+            return _aiohttp_errors
+    raise ConfigurationError(
+        "raise_for_status takes an httpx.Response, a requests.Response or an "
+        f"aiohttp.ClientResponse, not {type(response).__name__}"
+    )
 
 
 def error_for(response: httpx.Response, body: bytes) -> LatticeResponseError:

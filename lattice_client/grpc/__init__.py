@@ -13,13 +13,16 @@ try:
 except ImportError:
     raise MissingDependencyError("gRPC signing", extra="grpc", module="grpcio") from None
 
+from ._call_credentials import LatticeAuthMetadataPlugin, call_credentials
 from ._channel import insecure_channel, secure_channel
 from ._errors import LatticeRpcError
 from ._interceptor import SigningInterceptor
 
 __all__ = [
+    "LatticeAuthMetadataPlugin",
     "LatticeRpcError",
     "SigningInterceptor",
+    "call_credentials",
     "insecure_channel",
     "secure_channel",
 ]

@@ -2,10 +2,11 @@
 
 Starts a demo service and a local Lattice in front of it in this process, then
 calls it the ways an application would: the sync client (SigV4), the async
-client (SigV4A), gRPC, and one caller the auth policy denies, which surfaces as
-a typed `AccessDeniedError`. Prints what the service saw of each caller. Then
-puts the service in a service network whose own auth policy admits only one
-account, and shows a denial by the network's policy next to one by the service's.
+client (SigV4A), gRPC, requests and aiohttp (when installed), and one caller the
+auth policy denies, which surfaces as a typed `AccessDeniedError`. Prints what
+the service saw of each caller. Then puts the service in a service network whose
+own auth policy admits only one account, and shows a denial by the network's
+policy next to one by the service's.
 """
 
 from __future__ import annotations
@@ -159,6 +160,9 @@ def run() -> int:
             else:
                 _grpc_call(lattice, reader)
 
+            _requests_call(lattice, reader)
+            _aiohttp_call(lattice, reader)
+
             with lattice_client.Client(
                 base_url=lattice.url, credentials=intruder.credentials, region=lattice.region
             ) as client:
@@ -166,12 +170,12 @@ def run() -> int:
             try:
                 lattice_client.raise_for_status(denied)
             except lattice_client.AccessDeniedError as error:
-                print(f"4. A caller the policy does not allow -> {denied.status_code}")
+                print(f"6. A caller the policy does not allow -> {denied.status_code}")
                 print(f"   raised {type(error).__name__}: principal={error.principal}")
                 print(f"   explicit_deny={error.explicit_deny}, policy_type={error.policy_type}")
                 print(f"   Lattice said: {denied.text}")
             else:
-                print("4. The denied call was not denied: something is wrong")
+                print("6. The denied call was not denied: something is wrong")
                 return 1
 
             print("\nAccess log (one JSON line per request, as Lattice writes them), last entry:")
@@ -211,7 +215,7 @@ def _network_demo(reader: Principal, intruder: Principal) -> None:
         auth_policy=network_policy,
         principals=[reader, intruder],
     ) as network:
-        print(f"\n5. The service in a service network at {network.url}, called by its name")
+        print(f"\n7. The service in a service network at {network.url}, called by its name")
         print(f"   {network.host('billing')}")
         print("   network policy: account 111122223333 only; service policy: GET only")
         for who, method in ((intruder, "GET"), (reader, "DELETE"), (reader, "GET")):
@@ -241,3 +245,40 @@ def _grpc_call(lattice: LocalLattice, reader: Principal) -> None:
         hello = channel.unary_unary("/demo.Greeter/Hello", lambda b: b, lambda b: b)
         reply = hello(b"world", timeout=30)
     print(f"3. gRPC (lattice_client.grpc.insecure_channel): demo.Greeter/Hello -> {reply.decode()}")
+
+
+def _requests_call(lattice: LocalLattice, reader: Principal) -> None:
+    try:
+        import lattice_client.requests
+    except ImportError:
+        print("4. requests: skipped (pip install 'vpc-lattice-client[requests]')")
+        return
+    with lattice_client.requests.Session(
+        credentials=reader.credentials, region=lattice.region
+    ) as session:
+        response = session.put(f"{lattice.url}/invoices/7", json={"paid": True}, timeout=30)
+        lattice_client.raise_for_status(response)
+    _show("4. requests (lattice_client.requests.Session): PUT /invoices/7", response)
+
+
+def _aiohttp_call(lattice: LocalLattice, reader: Principal) -> None:
+    try:
+        import lattice_client.aiohttp
+    except ImportError:
+        print("5. aiohttp: skipped (pip install 'vpc-lattice-client[aiohttp]')")
+        return
+
+    async def call() -> tuple[int, dict[str, Any]]:
+        async with (
+            lattice_client.aiohttp.ClientSession(
+                lattice.url, credentials=reader.credentials, region=lattice.region
+            ) as session,
+            session.delete("/invoices/7") as response,
+        ):
+            await lattice_client.araise_for_status(response)
+            seen: dict[str, Any] = await response.json(content_type=None)
+            return response.status, seen
+
+    status, seen = asyncio.run(call())
+    print(f"5. aiohttp (lattice_client.aiohttp.ClientSession): DELETE /invoices/7 -> {status}")
+    print(f"   the service saw principal {seen['principal']} (session {seen['session']})")
