@@ -142,8 +142,10 @@ def _normalize_path(path: str) -> str:
         elif segment and segment != ".":
             segments.append(segment)
     normalized = "/" + "/".join(segments)
-    last = path.rsplit("/", 1)[-1]
-    if segments and (path.endswith("/") or last in (".", "..")):
+    # Only a path that ends in "/" keeps its trailing slash: "/a/." is "/a", as
+    # awscrt and botocore (posixpath.normpath) canonicalise it. httpx removes dot
+    # segments before sending; requests and aiohttp send them as written.
+    if segments and path.endswith("/"):
         normalized += "/"
     return normalized
 

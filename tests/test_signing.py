@@ -214,6 +214,37 @@ def test_dot_segments_are_signed_as_httpx_sends_them() -> None:
     assert dotted == sent
 
 
+@pytest.mark.parametrize("path", ["/a/.", "/a/b/..", "/.../.", "/a/./", "/a/b/../", "/."])
+def test_a_trailing_dot_segment_sent_raw_is_signed_as_awscrt_verifies_it(path: str) -> None:
+    """requests and aiohttp send dot segments as written: /a/. is canonically /a, not /a/.
+
+    Found by the requests differential suite; awscrt recomputes the signature over the
+    path as received.
+    """
+    from lattice_client._signing import sign_request
+    from lattice_client.testing import verify_signature
+
+    signed = sign_request(
+        "GET",
+        HOST,
+        path,
+        "",
+        [("host", HOST)],
+        credentials=CREDENTIALS,
+        region="us-west-2",
+        service="vpc-lattice-svcs",
+        now=NOW,
+        sigv4a=False,
+        region_set="*",
+        double_encode_path=True,
+    )
+    received = [("host", HOST), *signed.headers.items()]
+    check = verify_signature(
+        "GET", path, received, credentials={CREDENTIALS.access_key_id: CREDENTIALS}, now=NOW
+    )
+    assert check.ok, (path, check.error)
+
+
 def test_single_encoding_differs_only_for_paths_with_percent() -> None:
     """double_encode_path=False changes nothing unless the path already holds a %XX escape."""
     for path, same in [("/plain/path", True), ("/with%20space", False)]:
