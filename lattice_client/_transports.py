@@ -389,7 +389,8 @@ class LatticeTransport(httpx.BaseTransport):
             # As _sign does, inline: one call fewer per request.
             now = self._clock.now()
             source = self._source
-            core.sign(request, prepared, source.peek(now) or source.get(now), now)
+            credentials = source.peek(now) or source.get(now, credentials_timeout(request))
+            core.sign(request, prepared, credentials, now)
         try:
             response = self._transport.handle_request(request)
         except httpx.ConnectError as exc:
@@ -410,11 +411,19 @@ class LatticeTransport(httpx.BaseTransport):
     def _sign(self, request: httpx.Request, prepared: _Prepared) -> None:
         now = self._clock.now()
         source = self._source
-        self._core.sign(request, prepared, source.peek(now) or source.get(now), now)
+        credentials = source.peek(now) or source.get(now, credentials_timeout(request))
+        self._core.sign(request, prepared, credentials, now)
 
     def close(self) -> None:
         """Close the inner transport."""
         self._transport.close()
+
+
+def credentials_timeout(request: httpx.Request) -> float | None:
+    """How long fetching credentials may take for ``request``: its connect timeout,
+    as credentials are fetched before connecting."""
+    timeouts = request.extensions.get("timeout")
+    return timeouts.get("connect") if isinstance(timeouts, dict) else None
 
 
 class AsyncLatticeTransport(httpx.AsyncBaseTransport):
@@ -496,7 +505,9 @@ class AsyncLatticeTransport(httpx.AsyncBaseTransport):
         if signed:
             # As _sign does, without a coroutine per request: only a refresh awaits.
             now = self._clock.now()
-            credentials = self._source.peek(now) or await core.policy.acredentials(now)
+            credentials = self._source.peek(now) or await core.policy.acredentials(
+                now, credentials_timeout(request)
+            )
             core.sign(request, prepared, credentials, now)
         try:
             response = await self._transport.handle_async_request(request)
@@ -517,7 +528,9 @@ class AsyncLatticeTransport(httpx.AsyncBaseTransport):
 
     async def _sign(self, request: httpx.Request, prepared: _Prepared) -> None:
         now = self._clock.now()
-        credentials = self._source.peek(now) or await self._core.policy.acredentials(now)
+        credentials = self._source.peek(now) or await self._core.policy.acredentials(
+            now, credentials_timeout(request)
+        )
         self._core.sign(request, prepared, credentials, now)
 
     async def aclose(self) -> None:

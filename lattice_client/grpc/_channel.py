@@ -38,15 +38,15 @@ class _Method:
         # whole, never changed in place, so threads calling at once need no lock.
         self._memo: tuple[int, tuple[Metadatum, ...]] = (-1, ())
 
-    def _signed(self, metadata: Any) -> Sequence[Metadatum]:
-        """The call's metadata, signed now; may block to refresh credentials."""
+    def _signed(self, metadata: Any, timeout: float | None) -> Sequence[Metadatum]:
+        """The call's metadata, signed now; may block to refresh credentials (``timeout``)."""
         if metadata:
-            return self._signer.metadata(self._method, metadata)
+            return self._signer.metadata(self._method, metadata, timeout)
         second = int(time.time())
         memo = self._memo
         if memo[0] == second:
             return memo[1]
-        added = self._signer.signature(self._method, second)
+        added = self._signer.signature(self._method, second, timeout)
         self._memo = (second, added)
         return added
 
@@ -69,7 +69,7 @@ class _UnaryResponse(_Method):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> Any:
-        signed = self._signed(metadata)
+        signed = self._signed(metadata, timeout)
         try:
             return self._inner(request, timeout, signed, credentials, wait_for_ready, compression)
         except grpc.RpcError as error:
@@ -87,7 +87,7 @@ class _UnaryResponse(_Method):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> tuple[Any, grpc.Call]:
-        signed = self._signed(metadata)
+        signed = self._signed(metadata, timeout)
         try:
             return self._inner.with_call(  # type: ignore[no-any-return]
                 request, timeout, signed, credentials, wait_for_ready, compression
@@ -107,7 +107,7 @@ class _UnaryResponse(_Method):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> _MappedCall:
-        signed = self._signed(metadata)
+        signed = self._signed(metadata, timeout)
         call = self._inner.future(
             request, timeout, signed, credentials, wait_for_ready, compression
         )
@@ -128,7 +128,7 @@ class _StreamResponse(_Method):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> _MappedCall:
-        signed = self._signed(metadata)
+        signed = self._signed(metadata, timeout)
         call = self._inner(request, timeout, signed, credentials, wait_for_ready, compression)
         return _MappedCall(call, self._method, self._signer.authority)
 

@@ -89,7 +89,7 @@ class SigningInterceptor(
         return _ClientCallDetails(
             details.method,
             details.timeout,
-            self._signer.metadata(details.method, details.metadata),
+            self._signer.metadata(details.method, details.metadata, details.timeout),
             details.credentials,
             getattr(details, "wait_for_ready", None),
             getattr(details, "compression", None),
