@@ -9,6 +9,7 @@ requests, is `CredentialsSource`'s job, as for any provider.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -24,6 +25,7 @@ __all__ = ["AssumeRoleProvider"]
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 _SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}")
 _EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}")
+_GLOBAL_STS_REGION = "us-east-1"
 MIN_DURATION = timedelta(minutes=15)
 MAX_DURATION = timedelta(hours=12)
 
@@ -37,7 +39,8 @@ class AssumeRoleProvider:
     targets; ``external_id`` is the one the role's trust policy asks for;
     ``duration`` (15 minutes to 12 hours, default STS's one hour) how long each
     set of role credentials lasts. ``region`` is the STS region (default:
-    botocore's, from ``AWS_REGION`` or the profile).
+    ``AWS_REGION``, else botocore's from ``AWS_DEFAULT_REGION`` or the profile, else
+    us-east-1).
 
     A provider: give it to ``credentials=``, or pass ``role_arn=`` to any client,
     which builds one. Each ``get_credentials()`` calls AssumeRole once.
@@ -112,11 +115,11 @@ class AssumeRoleProvider:
     def get_credentials(self) -> Credentials:
         """Call STS AssumeRole with the base credentials; the role's credentials, frozen."""
         base = self._base.get(datetime.now(timezone.utc))
-        with self._lock:
-            client = self._sts_client(base)
         import botocore.exceptions
 
         try:
+            with self._lock:
+                client = self._sts_client(base)
             answer = client.assume_role(**self._params)
         except botocore.exceptions.ClientError as exc:
             error = exc.response.get("Error", {})
@@ -142,9 +145,18 @@ class AssumeRoleProvider:
         if self._client is None or self._client_for != base:
             import botocore.session
 
-            self._client = botocore.session.Session().create_client(
+            session = botocore.session.Session()
+            # botocore reads AWS_DEFAULT_REGION and the profile, not AWS_REGION (which
+            # Lambda, ECS and EKS set); STS answers in every region, us-east-1 included.
+            region = (
+                self._region
+                or os.environ.get("AWS_REGION")
+                or session.get_config_variable("region")
+                or _GLOBAL_STS_REGION
+            )
+            self._client = session.create_client(
                 "sts",
-                region_name=self._region,
+                region_name=region,
                 aws_access_key_id=base.access_key_id,
                 aws_secret_access_key=base.secret_access_key,
                 aws_session_token=base.session_token,
