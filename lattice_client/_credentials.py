@@ -299,6 +299,9 @@ class CredentialsSource:
             flight.done.set()
 
     def _refresh(self, now: datetime) -> Credentials:
+        current = self.peek(now)
+        if current is not None:
+            return current  # refreshed by a flight that ended since this request looked
         try:
             fresh = self._fetch()
         except NoCredentialsError:
