@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, runtime_checkable
@@ -278,13 +279,8 @@ class CredentialsSource:
         if timeout is None:
             self._fly(flight, now)
         else:
-            # In a thread of its own, so that this request can stop waiting for it.
-            threading.Thread(
-                target=self._fly,
-                args=(flight, now),
-                name="lattice-client credentials refresh",
-                daemon=True,
-            ).start()
+            # In another thread, so that this request can stop waiting for it.
+            _workers.run(lambda: self._fly(flight, now))
         return flight.outcome(timeout)
 
     def _fly(self, flight: _Flight, now: datetime) -> None:
@@ -346,9 +342,13 @@ class CredentialsSource:
                 "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
                 "(and AWS_SESSION_TOKEN), configure a profile, or pass credentials="
             )
-        self._provider = _BotocoreCredentials(chain)
+        snapshot = _to_credentials(chain, "botocore's credential chain")
+        if hasattr(chain, "refresh_needed"):
+            # Refreshable (SSO, assume-role, container, IMDS...): ask botocore again as
+            # expiry nears. Static keys from a profile are kept like Credentials passed in.
+            self._provider = _BotocoreCredentials(chain)
         self._resolved = True
-        return _to_credentials(chain, "botocore's credential chain")
+        return snapshot
 
     def _fallback(self, now: datetime, error: CredentialsRefreshError) -> Credentials:
         cached = self._cached
@@ -377,6 +377,43 @@ class _Flight:
             raise self.error
         assert self.result is not None
         return self.result
+
+
+class _Workers:
+    """Daemon threads for refreshes a request may stop waiting for.
+
+    Reused, so that a provider asked on every request (credentials without an
+    expiry) costs a hand-off, not a new thread; daemon threads, so that a provider
+    that never returns cannot keep the interpreter from exiting (a
+    ``ThreadPoolExecutor``'s threads would). Idle ones wait for the next refresh.
+    """
+
+    __slots__ = ("_idle", "_jobs", "_lock")
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+
+    def run(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            spawn = self._idle == 0
+            if not spawn:
+                self._idle -= 1  # that worker is now spoken for
+        if spawn:
+            threading.Thread(
+                target=self._work, name="lattice-client credentials refresh", daemon=True
+            ).start()
+        self._jobs.put(job)
+
+    def _work(self) -> None:
+        while True:
+            self._jobs.get()()  # _fly: never raises
+            with self._lock:
+                self._idle += 1
+
+
+_workers = _Workers()
 
 
 def fetch_timed_out(timeout: float) -> CredentialsTimeoutError:
