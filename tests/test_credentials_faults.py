@@ -139,9 +139,7 @@ def test_a_slow_provider_fails_an_httpx_request_within_its_timeout() -> None:
     """Client(timeout=1) with a provider taking 6 s: CredentialsTimeoutError after ~1 s."""
     provider = CountingProvider(Credentials("AKIDSLOW", "secret"), delay=6.0)
     try:
-        with lattice_client.Client(
-            credentials=provider, region="us-west-2", timeout=1, signing_hosts=["*"]
-        ) as client:
+        with lattice_client.Client(credentials=provider, region="us-west-2", timeout=1) as client:
             began = time.monotonic()
             with pytest.raises(CredentialsTimeoutError, match="timeout"):
                 client.get("http://127.0.0.1:9/")
@@ -156,7 +154,7 @@ async def test_a_slow_provider_fails_an_async_httpx_request_within_its_timeout()
     provider = CountingProvider(Credentials("AKIDSLOW", "secret"), delay=6.0)
     try:
         async with lattice_client.AsyncClient(
-            credentials=provider, region="us-west-2", timeout=1, signing_hosts=["*"]
+            credentials=provider, region="us-west-2", timeout=1
         ) as client:
             began = time.monotonic()
             with pytest.raises(CredentialsTimeoutError):
