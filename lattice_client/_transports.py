@@ -21,13 +21,13 @@ import logging
 import socket
 import weakref
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 import httpx
 
 from ._clock import aresend_for_skew, resend_for_skew
-from ._credentials import Credentials, CredentialsLike
+from ._credentials import Credentials, CredentialsLike, with_role
 from ._exceptions import ConfigurationError, ServiceNameNotResolvedError
 from ._lattice import (
     ANY_REGION,
@@ -272,6 +272,10 @@ _DOC_OPTIONS = """
     ``AWS_DEFAULT_REGION`` (read once, here), else a boto3/botocore session's
     given as ``credentials``.
 
+    With ``role_arn`` (and ``role_session_name``, ``external_id``, ``duration``)
+    requests are signed as that IAM role, assumed through STS with
+    ``credentials`` as the base (`AssumeRoleProvider`).
+
     Requests are signed at ``clock()`` (default: the system clock, UTC). When
     Lattice answers that a signature expired or is not yet valid, the offset to
     its ``Date`` header is learned (up to 15 minutes) and applied to this and
@@ -323,6 +327,10 @@ class LatticeTransport(httpx.BaseTransport):
         transport: httpx.BaseTransport | None = None,
         *,
         credentials: CredentialsLike = None,
+        role_arn: str | None = None,
+        role_session_name: str | None = None,
+        external_id: str | None = None,
+        duration: timedelta | int | None = None,
         region: str | None = None,
         service: str = SIGNING_NAME,
         sigv4a: bool = False,
@@ -334,7 +342,13 @@ class LatticeTransport(httpx.BaseTransport):
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         policy = _policy(
-            credentials,
+            with_role(
+                credentials,
+                role_arn=role_arn,
+                role_session_name=role_session_name,
+                external_id=external_id,
+                duration=duration,
+            ),
             region,
             service,
             sigv4a,
@@ -440,6 +454,10 @@ class AsyncLatticeTransport(httpx.AsyncBaseTransport):
         transport: httpx.AsyncBaseTransport | None = None,
         *,
         credentials: CredentialsLike = None,
+        role_arn: str | None = None,
+        role_session_name: str | None = None,
+        external_id: str | None = None,
+        duration: timedelta | int | None = None,
         region: str | None = None,
         service: str = SIGNING_NAME,
         sigv4a: bool = False,
@@ -451,7 +469,13 @@ class AsyncLatticeTransport(httpx.AsyncBaseTransport):
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         policy = _policy(
-            credentials,
+            with_role(
+                credentials,
+                role_arn=role_arn,
+                role_session_name=role_session_name,
+                external_id=external_id,
+                duration=duration,
+            ),
             region,
             service,
             sigv4a,

@@ -11,13 +11,16 @@ stand-in, moto, botocore and lattice-client all read the same travelled clock.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -314,3 +317,193 @@ def test_instance_metadata_credentials_sign_across_rotations(
         assert _callers(lattice) == {arn}
     assert len(set(imds.issued)) == 3
     assert imds.refused == 0  # every metadata read carried the session token
+
+
+# --- role_arn= on every entry point --------------------------------------------------------
+
+ASSUMED = f"arn:aws:sts::{ACCOUNT}:assumed-role/billing-caller/kw"
+ROLE_OPTIONS: dict[str, Any] = {
+    "role_arn": ROLE,
+    "role_session_name": "kw",
+    "external_id": "partner-7",
+    "duration": 900,
+}
+
+
+@pytest.fixture
+def base_in_env(aws_env: Path, sts_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Base keys in the environment (the fast path) and STS on loopback."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", sts_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDBASEFROMENV")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "base-secret-from-env")
+
+
+@pytest.mark.usefixtures("base_in_env")
+def test_httpx_clients_and_transports_take_role_arn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Client and LatticeTransport with role_arn= sign as the role, never as the base keys."""
+    with LocalLattice() as lattice:
+        issued = register_issued_keys(monkeypatch, lattice)
+        with lattice_client.Client(
+            region=lattice.region, base_url=lattice.url, **ROLE_OPTIONS
+        ) as client:
+            assert client.get("/").status_code == 404
+            assert client.get("/").status_code == 404
+        transport = lattice_client.LatticeTransport(
+            region=lattice.region,
+            signing_hosts=[lattice.url.removeprefix("http://")],
+            **ROLE_OPTIONS,
+        )
+        with httpx.Client(transport=transport) as plain:
+            assert plain.get(lattice.url + "/").status_code == 404
+        assert _callers(lattice) == {ASSUMED}
+    assert len(issued) == 2  # one AssumeRole per client, shared by its requests
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("base_in_env")
+async def test_async_httpx_clients_and_transports_take_role_arn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """AsyncClient and AsyncLatticeTransport with role_arn= sign as the role."""
+    async with LocalLattice() as lattice:
+        issued = register_issued_keys(monkeypatch, lattice)
+        async with lattice_client.AsyncClient(
+            region=lattice.region, base_url=lattice.url, **ROLE_OPTIONS
+        ) as client:
+            assert (await client.get("/")).status_code == 404
+        transport = lattice_client.AsyncLatticeTransport(
+            region=lattice.region,
+            signing_hosts=[lattice.url.removeprefix("http://")],
+            **ROLE_OPTIONS,
+        )
+        async with httpx.AsyncClient(transport=transport) as plain:
+            assert (await plain.get(lattice.url + "/")).status_code == 404
+        assert _callers(lattice) == {ASSUMED}
+    assert len(issued) == 2
+
+
+@pytest.mark.usefixtures("base_in_env")
+def test_grpc_channels_and_interceptor_take_role_arn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sync gRPC channel helper and SigningInterceptor with role_arn= sign as the role."""
+    import grpc
+    from _grpc_support import AUTHORITY, pb2, pb2_grpc, sync_echo_server
+
+    import lattice_client.grpc
+
+    with sync_echo_server() as (port, _), LocalLattice(f"http://127.0.0.1:{port}") as lattice:
+        issued = register_issued_keys(monkeypatch, lattice)
+        target = lattice.url.removeprefix("http://")
+        with lattice_client.grpc.insecure_channel(
+            target, authority=AUTHORITY, **ROLE_OPTIONS
+        ) as channel:
+            assert pb2_grpc.EchoStub(channel).Say(pb2.EchoRequest(text="hi")).text == "hi"
+        interceptor = lattice_client.grpc.SigningInterceptor(AUTHORITY, **ROLE_OPTIONS)
+        options = [("grpc.default_authority", AUTHORITY)]
+        with grpc.insecure_channel(target, options=options) as plain:
+            stub = pb2_grpc.EchoStub(grpc.intercept_channel(plain, interceptor))
+            assert stub.Say(pb2.EchoRequest(text="hi")).text == "hi"
+        assert {entry["callerPrincipal"] for entry in lattice.access_log} == {ASSUMED}
+    assert len(issued) == 2
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("base_in_env")
+async def test_grpc_aio_channel_takes_role_arn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The grpc.aio channel helper with role_arn= signs as the role."""
+    from _grpc_support import AUTHORITY, aio_echo_server, pb2, pb2_grpc
+
+    import lattice_client.grpc.aio
+
+    async with aio_echo_server() as (port, _):
+        with LocalLattice(f"http://127.0.0.1:{port}") as lattice:
+            issued = register_issued_keys(monkeypatch, lattice)
+            async with lattice_client.grpc.aio.insecure_channel(
+                lattice.url.removeprefix("http://"), authority=AUTHORITY, **ROLE_OPTIONS
+            ) as channel:
+                reply = await pb2_grpc.EchoStub(channel).Say(pb2.EchoRequest(text="hi"))
+            assert reply.text == "hi"
+            assert {entry["callerPrincipal"] for entry in lattice.access_log} == {ASSUMED}
+    assert len(issued) == 1
+
+
+@pytest.mark.usefixtures("base_in_env")
+def test_lambda_client_and_curl_take_role_arn(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """aws_lambda.client(role_arn=...) and lattice-curl --role-arn sign as the role."""
+    from lattice_client import aws_lambda
+    from lattice_client._curl import main as curl
+    from lattice_client.aws_lambda import _caller
+
+    monkeypatch.setattr(_caller, "_client", None)
+    with LocalLattice() as lattice:
+        issued = register_issued_keys(monkeypatch, lattice)
+        monkeypatch.setenv("AWS_REGION", lattice.region)
+        client = aws_lambda.client(
+            signing_hosts=[lattice.url.removeprefix("http://")], **ROLE_OPTIONS
+        )
+        try:
+            assert client.get(lattice.url + "/").status_code == 404
+        finally:
+            client.close()
+        out = tmp_path / "out"
+        status = curl(
+            ["-s", "-o", str(out), "--role-arn", ROLE, "--role-session-name", "kw", lattice.url]
+        )
+        assert status == 0  # as curl without --fail: Lattice's 404 is an answer
+        assert _callers(lattice) == {ASSUMED}
+    assert len(issued) == 2
+
+
+def test_lambda_cold_start_imports_no_botocore_even_with_a_role(aws_env: Path) -> None:
+    """Importing lattice_client and creating aws_lambda.client(), with or without role_arn=,
+    leaves botocore unimported: it loads at the first request that needs STS."""
+    code = (
+        "import sys, lattice_client, lattice_client.aws_lambda as lam\n"
+        "lam.client()\n"
+        "lam._caller._client = None\n"
+        f"lam.client(role_arn={ROLE!r})\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('botocore', 'boto3')))"
+    )
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "AKIDLAMBDA",
+        "AWS_SECRET_ACCESS_KEY": "lambda-secret",
+        "AWS_SESSION_TOKEN": "lambda-token",
+        "AWS_REGION": "us-west-2",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.usefixtures("base_in_env")
+def test_requests_session_takes_role_arn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """lattice_client.requests.Session with role_arn= signs as the role."""
+    import lattice_client.requests
+
+    with LocalLattice() as lattice:
+        issued = register_issued_keys(monkeypatch, lattice)
+        with lattice_client.requests.Session(region=lattice.region, **ROLE_OPTIONS) as session:
+            assert session.get(lattice.url + "/").status_code == 404
+        assert _callers(lattice) == {ASSUMED}
+    assert len(issued) == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("base_in_env")
+async def test_aiohttp_session_takes_role_arn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """lattice_client.aiohttp.ClientSession with role_arn= signs as the role."""
+    import lattice_client.aiohttp
+
+    async with LocalLattice() as lattice:
+        issued = register_issued_keys(monkeypatch, lattice)
+        async with (
+            lattice_client.aiohttp.ClientSession(region=lattice.region, **ROLE_OPTIONS) as session,
+            session.get(lattice.url + "/") as response,
+        ):
+            assert response.status == 404
+        assert _callers(lattice) == {ASSUMED}
+    assert len(issued) == 1

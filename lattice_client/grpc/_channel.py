@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 import grpc
 
-from lattice_client._credentials import CredentialsLike
+from lattice_client._credentials import CredentialsLike, with_role
 from lattice_client._exceptions import ConfigurationError
 from lattice_client._lattice import ANY_REGION, SIGNING_NAME
 
@@ -229,6 +230,10 @@ def secure_channel(
     credentials: grpc.ChannelCredentials | None = None,
     *,
     aws_credentials: CredentialsLike = None,
+    role_arn: str | None = None,
+    role_session_name: str | None = None,
+    external_id: str | None = None,
+    duration: timedelta | int | None = None,
     region: str | None = None,
     sigv4a: bool = False,
     region_set: str = ANY_REGION,
@@ -243,7 +248,9 @@ def secure_channel(
     ``target`` is ``host:port`` (``billing-0123....on.aws:443``). ``credentials``
     are grpc's channel credentials (default: ``grpc.ssl_channel_credentials()``);
     ``aws_credentials`` are what calls are signed with (`Credentials`, a
-    provider, a boto3 session, or None for the default chain). The channel
+    provider, a boto3 session, or None for the default chain), or the base
+    ``role_arn`` (``role_session_name``, ``external_id``, ``duration``) is
+    assumed with. The channel
     sends ``authority`` (default: the target's host, without the port) as
     ``:authority`` through ``grpc.default_authority``, and signs with that same
     host. Your ``interceptors`` run before the signer, so they see typed
@@ -253,7 +260,13 @@ def secure_channel(
         target,
         options,
         authority=authority,
-        aws_credentials=aws_credentials,
+        aws_credentials=with_role(
+            aws_credentials,
+            role_arn=role_arn,
+            role_session_name=role_session_name,
+            external_id=external_id,
+            duration=duration,
+        ),
         region=region,
         sigv4a=sigv4a,
         region_set=region_set,
@@ -272,6 +285,10 @@ def insecure_channel(
     target: str,
     *,
     aws_credentials: CredentialsLike = None,
+    role_arn: str | None = None,
+    role_session_name: str | None = None,
+    external_id: str | None = None,
+    duration: timedelta | int | None = None,
     region: str | None = None,
     sigv4a: bool = False,
     region_set: str = ANY_REGION,
@@ -290,7 +307,13 @@ def insecure_channel(
         target,
         options,
         authority=authority,
-        aws_credentials=aws_credentials,
+        aws_credentials=with_role(
+            aws_credentials,
+            role_arn=role_arn,
+            role_session_name=role_session_name,
+            external_id=external_id,
+            duration=duration,
+        ),
         region=region,
         sigv4a=sigv4a,
         region_set=region_set,
