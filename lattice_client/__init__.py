@@ -13,6 +13,7 @@ from ._exceptions import (
     CredentialsError,
     CredentialsExpiredError,
     CredentialsRefreshError,
+    CredentialsTimeoutError,
     IncompleteSignatureError,
     InternalServerError,
     InvalidHeaderError,
@@ -37,6 +38,7 @@ if _TYPE_CHECKING:
     from ._client import AsyncClient, Client
     from ._identity import LatticeHeaders, LatticeIdentity, parse_lattice_headers
     from ._responses import araise_for_status, raise_for_status
+    from ._roles import AssumeRoleProvider
     from ._transports import AsyncLatticeTransport, LatticeTransport
 
 __version__ = "0.1.0"
@@ -45,6 +47,7 @@ __version__ = "0.1.0"
 # the httpx integration, the parser of Lattice's answers, the identity headers a
 # target reads and `sign` (the transports call the signer directly) load on first use.
 _LAZY = {
+    "AssumeRoleProvider": "._roles",
     "AsyncClient": "._client",
     "AsyncLatticeTransport": "._transports",
     "Client": "._client",
@@ -72,6 +75,7 @@ def __getattr__(name: str) -> _Any:
 
 __all__ = [
     "AccessDeniedError",
+    "AssumeRoleProvider",
     "AsyncClient",
     "AsyncLatticeTransport",
     "AsyncResponseError",
@@ -83,6 +87,7 @@ __all__ = [
     "CredentialsProvider",
     "CredentialsRefreshError",
     "CredentialsSource",
+    "CredentialsTimeoutError",
     "IncompleteSignatureError",
     "InternalServerError",
     "InvalidHeaderError",

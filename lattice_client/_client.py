@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.request import getproxies
 
 import httpx
 
-from ._credentials import CredentialsLike
+from ._credentials import CredentialsLike, with_role
 from ._exceptions import ConfigurationError
 from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME
 from ._policy import SigningPolicy
@@ -47,6 +47,10 @@ class Client(httpx.Client):
     signed on redirect hops and in ``strict_origins=True`` mode, and a
     ``base_url`` whose region cannot be told fails here, not on the first request.
 
+    ``role_arn`` (with ``role_session_name``, ``external_id``, ``duration``)
+    signs as that IAM role, assumed through STS with ``credentials`` as the base
+    (`AssumeRoleProvider`); the same options exist on every client and helper.
+
     ``raise_for_status=True`` raises the typed error (`AccessDeniedError`,
     `SignatureExpiredError`, `NotFoundError`...) for every 4xx/5xx response, as
     `lattice_client.raise_for_status` would; by default responses come back as
@@ -59,6 +63,10 @@ class Client(httpx.Client):
         self,
         *,
         credentials: CredentialsLike = None,
+        role_arn: str | None = None,
+        role_session_name: str | None = None,
+        external_id: str | None = None,
+        duration: timedelta | int | None = None,
         region: str | None = None,
         service: str = SIGNING_NAME,
         sigv4a: bool = False,
@@ -72,7 +80,13 @@ class Client(httpx.Client):
         **kwargs: Any,
     ) -> None:
         policy = _policy(
-            credentials,
+            with_role(
+                credentials,
+                role_arn=role_arn,
+                role_session_name=role_session_name,
+                external_id=external_id,
+                duration=duration,
+            ),
             region,
             service,
             sigv4a,
@@ -116,6 +130,10 @@ class AsyncClient(httpx.AsyncClient):
         self,
         *,
         credentials: CredentialsLike = None,
+        role_arn: str | None = None,
+        role_session_name: str | None = None,
+        external_id: str | None = None,
+        duration: timedelta | int | None = None,
         region: str | None = None,
         service: str = SIGNING_NAME,
         sigv4a: bool = False,
@@ -129,7 +147,13 @@ class AsyncClient(httpx.AsyncClient):
         **kwargs: Any,
     ) -> None:
         policy = _policy(
-            credentials,
+            with_role(
+                credentials,
+                role_arn=role_arn,
+                role_session_name=role_session_name,
+                external_id=external_id,
+                duration=duration,
+            ),
             region,
             service,
             sigv4a,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, runtime_checkable
@@ -18,6 +19,7 @@ from ._exceptions import (
     ConfigurationError,
     CredentialsExpiredError,
     CredentialsRefreshError,
+    CredentialsTimeoutError,
     NoCredentialsError,
 )
 
@@ -29,6 +31,10 @@ ADVISORY_REFRESH = timedelta(minutes=5)
 # ... and stop using them this long before it when a refresh fails: a request
 # signed now must still be valid when it reaches Lattice.
 MANDATORY_REFRESH = timedelta(minutes=1)
+# Between the two, after a refresh that failed or brought credentials that are
+# themselves inside the advisory window, the snapshot in hand keeps serving this
+# long before the provider is asked again: not once per request.
+REFRESH_RETRY = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -169,15 +175,40 @@ class CredentialsSource:
     - None: the environment variables (read without importing botocore), else
       botocore's default chain (profiles, SSO, container, IMDS, assume-role,
       credential_process), resolved on first use.
+
+    With ``role_arn``, what ``credentials`` gives is only the base: each snapshot
+    is the role's, assumed through STS with it (`AssumeRoleProvider`).
+
+    One refresh runs at a time and every request that needs it waits for that one
+    and shares its outcome, a failure included.
     """
 
-    __slots__ = ("_cached", "_lock", "_provider", "_resolved")
+    __slots__ = ("_cached", "_flight", "_lock", "_provider", "_resolved", "_retry_at")
 
-    def __init__(self, credentials: CredentialsLike = None) -> None:
+    def __init__(
+        self,
+        credentials: CredentialsLike = None,
+        *,
+        role_arn: str | None = None,
+        role_session_name: str | None = None,
+        external_id: str | None = None,
+        duration: timedelta | int | None = None,
+    ) -> None:
         self._lock = threading.Lock()
         self._cached: Credentials | None = None
         self._provider: CredentialsProvider | None = None
         self._resolved = False
+        self._flight: _Flight | None = None
+        # Before this time (the caller's clock) a snapshot inside the advisory
+        # window is used without asking the provider again.
+        self._retry_at: datetime | None = None
+        credentials = with_role(
+            credentials,
+            role_arn=role_arn,
+            role_session_name=role_session_name,
+            external_id=external_id,
+            duration=duration,
+        )
         if isinstance(credentials, Credentials):
             self._cached = credentials
             self._resolved = True
@@ -202,10 +233,24 @@ class CredentialsSource:
             return None
         if cached.expiry is None:
             return cached if self._provider is None else None
-        return cached if not cached.expired(now, margin=ADVISORY_REFRESH) else None
+        if not cached.expired(now, margin=ADVISORY_REFRESH):
+            return cached
+        retry_at = self._retry_at
+        if (
+            retry_at is not None
+            and now < retry_at
+            and not cached.expired(now, margin=MANDATORY_REFRESH)
+        ):
+            return cached  # a refresh was tried moments ago: not on every request
+        return None
 
-    def get(self, now: datetime) -> Credentials:
-        """A snapshot valid at ``now``; may fetch or refresh (I/O) and so may block."""
+    def get(self, now: datetime, timeout: float | None = None) -> Credentials:
+        """A snapshot valid at ``now``; may fetch or refresh (I/O) and so may block.
+
+        ``timeout`` (seconds) bounds the wait when the snapshot in hand will not
+        do: past it `CredentialsTimeoutError` is raised, and the fetch goes on in
+        the background for the requests that come after.
+        """
         snapshot = self.peek(now)
         if snapshot is not None:
             return snapshot
@@ -219,26 +264,40 @@ class CredentialsSource:
                 )
             return cached
         usable = cached is not None and not cached.expired(now, margin=MANDATORY_REFRESH)
-        if usable and not self._lock.acquire(blocking=False):
-            # Another thread is refreshing; this snapshot is still good for a while.
-            assert cached is not None
-            return cached
-        if not usable:
-            self._lock.acquire()
+        with self._lock:
+            flight = self._flight
+            lead = flight is None
+            if lead:
+                flight = self._flight = _Flight()
+        assert flight is not None
+        if not lead:
+            if usable:
+                # Another thread is refreshing; this snapshot is still good for a while.
+                assert cached is not None
+                return cached
+            return flight.outcome(timeout)
+        if timeout is None:
+            self._fly(flight, now)
+        else:
+            # In another thread, so that this request can stop waiting for it.
+            _workers.run(lambda: self._fly(flight, now))
+        return flight.outcome(timeout)
+
+    def _fly(self, flight: _Flight, now: datetime) -> None:
+        """Run one refresh and publish its outcome to every request waiting for it."""
         try:
-            return self._refresh(now)
+            flight.result = self._refresh(now)
+        except BaseException as exc:
+            flight.error = exc
         finally:
-            self._lock.release()
+            with self._lock:
+                self._flight = None
+            flight.done.set()
 
     def _refresh(self, now: datetime) -> Credentials:
-        cached = self._cached
-        if (
-            cached is not None
-            and cached.expiry is not None
-            and self._provider is not None
-            and not cached.expired(now, margin=ADVISORY_REFRESH)
-        ):
-            return cached  # refreshed by the thread we waited for
+        current = self.peek(now)
+        if current is not None:
+            return current  # refreshed by a flight that ended since this request looked
         try:
             fresh = self._fetch()
         except NoCredentialsError:
@@ -260,6 +319,8 @@ class CredentialsSource:
             )
         if fresh.expiry is not None or self._provider is None:
             self._cached = fresh
+        short = fresh.expiry is not None and fresh.expired(now, margin=ADVISORY_REFRESH)
+        self._retry_at = now + REFRESH_RETRY if short else None
         return fresh
 
     def _fetch(self) -> Credentials:
@@ -281,16 +342,115 @@ class CredentialsSource:
                 "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
                 "(and AWS_SESSION_TOKEN), configure a profile, or pass credentials="
             )
-        self._provider = _BotocoreCredentials(chain)
+        snapshot = _to_credentials(chain, "botocore's credential chain")
+        if hasattr(chain, "refresh_needed"):
+            # Refreshable (SSO, assume-role, container, IMDS...): ask botocore again as
+            # expiry nears. Static keys from a profile are kept like Credentials passed in.
+            self._provider = _BotocoreCredentials(chain)
         self._resolved = True
-        return _to_credentials(chain, "botocore's credential chain")
+        return snapshot
 
     def _fallback(self, now: datetime, error: CredentialsRefreshError) -> Credentials:
         cached = self._cached
         if cached is not None and not cached.expired(now, margin=MANDATORY_REFRESH):
             logger.warning("credentials refresh failed; using the current ones until near expiry")
+            self._retry_at = now + REFRESH_RETRY
             return cached
         raise error
+
+
+class _Flight:
+    """One refresh in progress: its outcome, for every request waiting on it."""
+
+    __slots__ = ("done", "error", "result")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: Credentials | None = None
+        self.error: BaseException | None = None
+
+    def outcome(self, timeout: float | None) -> Credentials:
+        if not self.done.wait(timeout):
+            assert timeout is not None
+            raise fetch_timed_out(timeout)
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+
+class _Workers:
+    """Daemon threads for refreshes a request may stop waiting for.
+
+    Reused, so that a provider asked on every request (credentials without an
+    expiry) costs a hand-off, not a new thread; daemon threads, so that a provider
+    that never returns cannot keep the interpreter from exiting (a
+    ``ThreadPoolExecutor``'s threads would). Idle ones wait for the next refresh.
+    """
+
+    __slots__ = ("_idle", "_jobs", "_lock")
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+
+    def run(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            spawn = self._idle == 0
+            if not spawn:
+                self._idle -= 1  # that worker is now spoken for
+        if spawn:
+            threading.Thread(
+                target=self._work, name="lattice-client credentials refresh", daemon=True
+            ).start()
+        self._jobs.put(job)
+
+    def _work(self) -> None:
+        while True:
+            self._jobs.get()()  # _fly: never raises
+            with self._lock:
+                self._idle += 1
+
+
+_workers = _Workers()
+
+
+def fetch_timed_out(timeout: float) -> CredentialsTimeoutError:
+    """The error for a request that waited ``timeout`` seconds for credentials, in vain."""
+    return CredentialsTimeoutError(
+        f"fetching credentials took longer than the request's timeout ({timeout:g} s); "
+        "the fetch goes on in the background and a later request will use it"
+    )
+
+
+def with_role(
+    credentials: CredentialsLike,
+    *,
+    role_arn: str | None,
+    role_session_name: str | None = None,
+    external_id: str | None = None,
+    duration: timedelta | int | None = None,
+) -> CredentialsLike:
+    """``credentials`` as given or, with ``role_arn``, a provider of that role's credentials
+    assumed with them; what every public constructor does with its role options."""
+    if role_arn is None:
+        if role_session_name is not None or external_id is not None or duration is not None:
+            raise ConfigurationError(
+                "role_session_name=, external_id= and duration= apply to an assumed role: "
+                "pass role_arn= too"
+            )
+        return credentials
+    # Imported here: only a configured role needs STS, and so botocore.
+    from ._roles import AssumeRoleProvider
+
+    return AssumeRoleProvider(
+        role_arn,
+        credentials=credentials,
+        role_session_name=role_session_name,
+        external_id=external_id,
+        duration=duration,
+    )
 
 
 class _BotocoreCredentials:

@@ -323,6 +323,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     signing.add_argument("--profile", help="credentials and region from this AWS profile")
     signing.add_argument(
+        "--role-arn",
+        metavar="ARN",
+        help="sign as this IAM role, assumed through STS with the credentials found "
+        "(default: sign with those credentials)",
+    )
+    signing.add_argument(
+        "--role-session-name",
+        metavar="NAME",
+        help="with --role-arn, the role session's name (default: lattice-client-<unix time>)",
+    )
+    signing.add_argument(
+        "--external-id",
+        metavar="ID",
+        help="with --role-arn, the external id the role's trust policy requires (default: none)",
+    )
+    signing.add_argument(
         "--service",
         type=_service,
         default=SIGNING_NAME,
@@ -492,7 +508,12 @@ def _credentials_and_region(args: argparse.Namespace, host: str) -> tuple[Creden
                 "region) or fix it",
             ) from None
         raise _Failure(ExitCode.USAGE, str(exc)) from None
-    credentials = CredentialsSource(provider).get(datetime.now(timezone.utc))
+    credentials = CredentialsSource(
+        provider,
+        role_arn=args.role_arn,
+        role_session_name=args.role_session_name,
+        external_id=args.external_id,
+    ).get(datetime.now(timezone.utc))
     return credentials, region or None
 
 

@@ -8,6 +8,7 @@
     │   ├── NoCredentialsError      nothing found in the environment or botocore's chain
     │   ├── CredentialsExpiredError the credentials in hand are past their expiry
     │   └── CredentialsRefreshError the provider failed while refreshing
+    │       └── CredentialsTimeoutError (also TimeoutError) not within the request's timeout
     ├── SigningError                (also ValueError) this request cannot be signed
     │   └── InvalidHeaderError      a header name or value that HTTP cannot carry
     ├── AsyncResponseError          (also TypeError) a sync call given an unread async response
@@ -58,6 +59,7 @@ __all__ = [
     "CredentialsError",
     "CredentialsExpiredError",
     "CredentialsRefreshError",
+    "CredentialsTimeoutError",
     "IncompleteSignatureError",
     "InternalServerError",
     "InvalidHeaderError",
@@ -119,6 +121,10 @@ class CredentialsExpiredError(CredentialsError):
 
 class CredentialsRefreshError(CredentialsError):
     """The credentials provider raised while fetching or refreshing credentials."""
+
+
+class CredentialsTimeoutError(CredentialsRefreshError, TimeoutError):
+    """Fetching credentials took longer than the request's timeout allowed."""
 
 
 class SigningError(LatticeError, ValueError):

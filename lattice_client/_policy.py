@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ._clock import ClockSkew
-from ._credentials import Credentials, CredentialsLike, CredentialsSource
+from ._credentials import Credentials, CredentialsLike, CredentialsSource, fetch_timed_out
 from ._exceptions import ConfigurationError, NoRegionError
 from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME, region_from_host
 from ._origins import (
@@ -356,12 +356,13 @@ class SigningPolicy:
         """The time to sign with: the clock, corrected by the learned skew."""
         return self.clock.now()
 
-    def credentials(self, now: datetime) -> Credentials:
-        """A snapshot good at ``now``; may block (botocore I/O) to refresh."""
+    def credentials(self, now: datetime, timeout: float | None = None) -> Credentials:
+        """A snapshot good at ``now``; may block (botocore I/O) to refresh, for the
+        request's ``timeout`` at most (`CredentialsTimeoutError` past it)."""
         source = self.source
-        return source.peek(now) or source.get(now)
+        return source.peek(now) or source.get(now, timeout)
 
-    async def acredentials(self, now: datetime) -> Credentials:
+    async def acredentials(self, now: datetime, timeout: float | None = None) -> Credentials:
         """As `credentials`; a refresh runs in a worker thread, shared by concurrent callers."""
         found = self.source.peek(now)
         if found is not None:
@@ -369,7 +370,7 @@ class SigningPolicy:
         refresh = self._refresh
         if refresh is None:
             refresh = self._refresh = _SharedRefresh(self.source)
-        return await refresh.get(now)
+        return await refresh.get(now, timeout)
 
     def describe(self) -> str:
         """The options, for a repr (no secret)."""
@@ -486,13 +487,18 @@ class _SharedRefresh:
         self._source = source
         self._flight: _Flight | None = None
 
-    async def get(self, now: datetime) -> Credentials:
+    async def get(self, now: datetime, timeout: float | None = None) -> Credentials:
+        import anyio
         import anyio.to_thread
 
         while True:
             flight = self._flight
             if flight is not None:
-                await flight.done.wait()
+                with anyio.move_on_after(timeout) as waited:
+                    await flight.done.wait()
+                if waited.cancelled_caught:
+                    assert timeout is not None
+                    raise fetch_timed_out(timeout)
                 if flight.error is not None:
                     raise flight.error
                 if flight.result is not None:
@@ -500,7 +506,7 @@ class _SharedRefresh:
                 continue  # the refreshing request was cancelled: try again ourselves
             flight = self._flight = _Flight()
             try:
-                result = await anyio.to_thread.run_sync(self._source.get, now)
+                result = await anyio.to_thread.run_sync(self._source.get, now, timeout)
             except Exception as exc:
                 flight.error = exc
                 raise

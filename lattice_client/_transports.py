@@ -21,13 +21,13 @@ import logging
 import socket
 import weakref
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 import httpx
 
 from ._clock import aresend_for_skew, resend_for_skew
-from ._credentials import Credentials, CredentialsLike
+from ._credentials import Credentials, CredentialsLike, with_role
 from ._exceptions import ConfigurationError, ServiceNameNotResolvedError
 from ._lattice import (
     ANY_REGION,
@@ -272,6 +272,10 @@ _DOC_OPTIONS = """
     ``AWS_DEFAULT_REGION`` (read once, here), else a boto3/botocore session's
     given as ``credentials``.
 
+    With ``role_arn`` (and ``role_session_name``, ``external_id``, ``duration``)
+    requests are signed as that IAM role, assumed through STS with
+    ``credentials`` as the base (`AssumeRoleProvider`).
+
     Requests are signed at ``clock()`` (default: the system clock, UTC). When
     Lattice answers that a signature expired or is not yet valid, the offset to
     its ``Date`` header is learned (up to 15 minutes) and applied to this and
@@ -323,6 +327,10 @@ class LatticeTransport(httpx.BaseTransport):
         transport: httpx.BaseTransport | None = None,
         *,
         credentials: CredentialsLike = None,
+        role_arn: str | None = None,
+        role_session_name: str | None = None,
+        external_id: str | None = None,
+        duration: timedelta | int | None = None,
         region: str | None = None,
         service: str = SIGNING_NAME,
         sigv4a: bool = False,
@@ -334,7 +342,13 @@ class LatticeTransport(httpx.BaseTransport):
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         policy = _policy(
-            credentials,
+            with_role(
+                credentials,
+                role_arn=role_arn,
+                role_session_name=role_session_name,
+                external_id=external_id,
+                duration=duration,
+            ),
             region,
             service,
             sigv4a,
@@ -389,7 +403,8 @@ class LatticeTransport(httpx.BaseTransport):
             # As _sign does, inline: one call fewer per request.
             now = self._clock.now()
             source = self._source
-            core.sign(request, prepared, source.peek(now) or source.get(now), now)
+            credentials = source.peek(now) or source.get(now, credentials_timeout(request))
+            core.sign(request, prepared, credentials, now)
         try:
             response = self._transport.handle_request(request)
         except httpx.ConnectError as exc:
@@ -410,11 +425,19 @@ class LatticeTransport(httpx.BaseTransport):
     def _sign(self, request: httpx.Request, prepared: _Prepared) -> None:
         now = self._clock.now()
         source = self._source
-        self._core.sign(request, prepared, source.peek(now) or source.get(now), now)
+        credentials = source.peek(now) or source.get(now, credentials_timeout(request))
+        self._core.sign(request, prepared, credentials, now)
 
     def close(self) -> None:
         """Close the inner transport."""
         self._transport.close()
+
+
+def credentials_timeout(request: httpx.Request) -> float | None:
+    """How long fetching credentials may take for ``request``: its connect timeout,
+    as credentials are fetched before connecting."""
+    timeouts = request.extensions.get("timeout")
+    return timeouts.get("connect") if isinstance(timeouts, dict) else None
 
 
 class AsyncLatticeTransport(httpx.AsyncBaseTransport):
@@ -431,6 +454,10 @@ class AsyncLatticeTransport(httpx.AsyncBaseTransport):
         transport: httpx.AsyncBaseTransport | None = None,
         *,
         credentials: CredentialsLike = None,
+        role_arn: str | None = None,
+        role_session_name: str | None = None,
+        external_id: str | None = None,
+        duration: timedelta | int | None = None,
         region: str | None = None,
         service: str = SIGNING_NAME,
         sigv4a: bool = False,
@@ -442,7 +469,13 @@ class AsyncLatticeTransport(httpx.AsyncBaseTransport):
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         policy = _policy(
-            credentials,
+            with_role(
+                credentials,
+                role_arn=role_arn,
+                role_session_name=role_session_name,
+                external_id=external_id,
+                duration=duration,
+            ),
             region,
             service,
             sigv4a,
@@ -496,7 +529,9 @@ class AsyncLatticeTransport(httpx.AsyncBaseTransport):
         if signed:
             # As _sign does, without a coroutine per request: only a refresh awaits.
             now = self._clock.now()
-            credentials = self._source.peek(now) or await core.policy.acredentials(now)
+            credentials = self._source.peek(now) or await core.policy.acredentials(
+                now, credentials_timeout(request)
+            )
             core.sign(request, prepared, credentials, now)
         try:
             response = await self._transport.handle_async_request(request)
@@ -517,7 +552,9 @@ class AsyncLatticeTransport(httpx.AsyncBaseTransport):
 
     async def _sign(self, request: httpx.Request, prepared: _Prepared) -> None:
         now = self._clock.now()
-        credentials = self._source.peek(now) or await self._core.policy.acredentials(now)
+        credentials = self._source.peek(now) or await self._core.policy.acredentials(
+            now, credentials_timeout(request)
+        )
         self._core.sign(request, prepared, credentials, now)
 
     async def aclose(self) -> None:

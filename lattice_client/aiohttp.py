@@ -19,7 +19,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ._exceptions import MissingDependencyError
@@ -32,7 +32,7 @@ except ImportError:
     raise MissingDependencyError("aiohttp signing", extra="aiohttp", module="aiohttp") from None
 
 from ._adapter import decide, learn_skew, origin_for, policy_from
-from ._credentials import CredentialsLike
+from ._credentials import CredentialsLike, with_role
 from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME
 from ._policy import Origin, origin_of
 
@@ -83,6 +83,10 @@ class SigningMiddleware:
         self,
         *,
         credentials: CredentialsLike = None,
+        role_arn: str | None = None,
+        role_session_name: str | None = None,
+        external_id: str | None = None,
+        duration: timedelta | int | None = None,
         region: str | None = None,
         service: str = SIGNING_NAME,
         sigv4a: bool = False,
@@ -93,7 +97,13 @@ class SigningMiddleware:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._policy = policy_from(
-            credentials=credentials,
+            credentials=with_role(
+                credentials,
+                role_arn=role_arn,
+                role_session_name=role_session_name,
+                external_id=external_id,
+                duration=duration,
+            ),
             region=region,
             service=service,
             sigv4a=sigv4a,
@@ -206,6 +216,10 @@ def ClientSession(
     base_url: Any = None,
     *,
     credentials: CredentialsLike = None,
+    role_arn: str | None = None,
+    role_session_name: str | None = None,
+    external_id: str | None = None,
+    duration: timedelta | int | None = None,
     region: str | None = None,
     service: str = SIGNING_NAME,
     sigv4a: bool = False,
@@ -227,6 +241,10 @@ def ClientSession(
     """
     signer = SigningMiddleware(
         credentials=credentials,
+        role_arn=role_arn,
+        role_session_name=role_session_name,
+        external_id=external_id,
+        duration=duration,
         region=region,
         service=service,
         sigv4a=sigv4a,

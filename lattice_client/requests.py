@@ -21,7 +21,7 @@ stays there or goes to an origin in ``signing_origins`` (the origin rule of
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ._exceptions import MissingDependencyError
@@ -38,7 +38,7 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.util.url import parse_url
 
 from ._adapter import decide, learn_skew, origin_for, policy_from
-from ._credentials import CredentialsLike
+from ._credentials import CredentialsLike, with_role
 from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME
 from ._policy import Origin
 
@@ -76,6 +76,10 @@ class LatticeAdapter(requests.adapters.HTTPAdapter):
         self,
         *,
         credentials: CredentialsLike = None,
+        role_arn: str | None = None,
+        role_session_name: str | None = None,
+        external_id: str | None = None,
+        duration: timedelta | int | None = None,
         region: str | None = None,
         service: str = SIGNING_NAME,
         sigv4a: bool = False,
@@ -87,7 +91,13 @@ class LatticeAdapter(requests.adapters.HTTPAdapter):
         **adapter_options: Any,
     ) -> None:
         self._policy = policy_from(
-            credentials=credentials,
+            credentials=with_role(
+                credentials,
+                role_arn=role_arn,
+                role_session_name=role_session_name,
+                external_id=external_id,
+                duration=duration,
+            ),
             region=region,
             service=service,
             sigv4a=sigv4a,
@@ -242,6 +252,10 @@ class Session(requests.Session):
         self,
         *,
         credentials: CredentialsLike = None,
+        role_arn: str | None = None,
+        role_session_name: str | None = None,
+        external_id: str | None = None,
+        duration: timedelta | int | None = None,
         region: str | None = None,
         service: str = SIGNING_NAME,
         sigv4a: bool = False,
@@ -255,6 +269,10 @@ class Session(requests.Session):
         super().__init__()
         adapter = LatticeAdapter(
             credentials=credentials,
+            role_arn=role_arn,
+            role_session_name=role_session_name,
+            external_id=external_id,
+            duration=duration,
             region=region,
             service=service,
             sigv4a=sigv4a,

@@ -32,7 +32,8 @@ def _signed_now(
 async def _signed_later(
     signer: CallSigner, details: grpc.aio.ClientCallDetails, path: str
 ) -> grpc.aio.ClientCallDetails:
-    return _replaced(details, await signer.metadata_async(path, details.metadata))
+    signed = await signer.metadata_async(path, details.metadata, details.timeout)
+    return _replaced(details, signed)
 
 
 def _replaced(

@@ -155,7 +155,7 @@ class _Method:
         wait_for_ready: bool | None,
         compression: grpc.Compression | None,
     ) -> CallProxy:
-        signed = await self._signer.metadata_async(self._method, metadata)
+        signed = await self._signer.metadata_async(self._method, metadata, timeout)
         call = self._inner(
             first,
             timeout=timeout,

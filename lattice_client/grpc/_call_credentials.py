@@ -11,10 +11,11 @@ stay the way to reach a Lattice HTTP listener.
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import grpc
 
-from lattice_client._credentials import CredentialsLike
+from lattice_client._credentials import CredentialsLike, with_role
 from lattice_client._exceptions import ConfigurationError
 from lattice_client._lattice import ANY_REGION, SIGNING_NAME
 
@@ -39,6 +40,10 @@ class LatticeAuthMetadataPlugin(grpc.AuthMetadataPlugin):
         authority: str,
         *,
         credentials: CredentialsLike = None,
+        role_arn: str | None = None,
+        role_session_name: str | None = None,
+        external_id: str | None = None,
+        duration: timedelta | int | None = None,
         region: str | None = None,
         sigv4a: bool = False,
         region_set: str = ANY_REGION,
@@ -46,7 +51,13 @@ class LatticeAuthMetadataPlugin(grpc.AuthMetadataPlugin):
     ) -> None:
         self._signer = signer_for(
             authority,
-            credentials=credentials,
+            credentials=with_role(
+                credentials,
+                role_arn=role_arn,
+                role_session_name=role_session_name,
+                external_id=external_id,
+                duration=duration,
+            ),
             region=region,
             sigv4a=sigv4a,
             region_set=region_set,
@@ -87,6 +98,10 @@ def call_credentials(
     authority: str,
     *,
     credentials: CredentialsLike = None,
+    role_arn: str | None = None,
+    role_session_name: str | None = None,
+    external_id: str | None = None,
+    duration: timedelta | int | None = None,
     region: str | None = None,
     sigv4a: bool = False,
     region_set: str = ANY_REGION,
@@ -103,6 +118,10 @@ def call_credentials(
     plugin = LatticeAuthMetadataPlugin(
         authority,
         credentials=credentials,
+        role_arn=role_arn,
+        role_session_name=role_session_name,
+        external_id=external_id,
+        duration=duration,
         region=region,
         sigv4a=sigv4a,
         region_set=region_set,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 import grpc
 
-from lattice_client._credentials import CredentialsLike
+from lattice_client._credentials import CredentialsLike, with_role
 from lattice_client._exceptions import ConfigurationError
 from lattice_client._lattice import ANY_REGION, SIGNING_NAME
 
@@ -38,15 +39,15 @@ class _Method:
         # whole, never changed in place, so threads calling at once need no lock.
         self._memo: tuple[int, tuple[Metadatum, ...]] = (-1, ())
 
-    def _signed(self, metadata: Any) -> Sequence[Metadatum]:
-        """The call's metadata, signed now; may block to refresh credentials."""
+    def _signed(self, metadata: Any, timeout: float | None) -> Sequence[Metadatum]:
+        """The call's metadata, signed now; may block to refresh credentials (``timeout``)."""
         if metadata:
-            return self._signer.metadata(self._method, metadata)
+            return self._signer.metadata(self._method, metadata, timeout)
         second = int(time.time())
         memo = self._memo
         if memo[0] == second:
             return memo[1]
-        added = self._signer.signature(self._method, second)
+        added = self._signer.signature(self._method, second, timeout)
         self._memo = (second, added)
         return added
 
@@ -69,7 +70,7 @@ class _UnaryResponse(_Method):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> Any:
-        signed = self._signed(metadata)
+        signed = self._signed(metadata, timeout)
         try:
             return self._inner(request, timeout, signed, credentials, wait_for_ready, compression)
         except grpc.RpcError as error:
@@ -87,7 +88,7 @@ class _UnaryResponse(_Method):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> tuple[Any, grpc.Call]:
-        signed = self._signed(metadata)
+        signed = self._signed(metadata, timeout)
         try:
             return self._inner.with_call(  # type: ignore[no-any-return]
                 request, timeout, signed, credentials, wait_for_ready, compression
@@ -107,7 +108,7 @@ class _UnaryResponse(_Method):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> _MappedCall:
-        signed = self._signed(metadata)
+        signed = self._signed(metadata, timeout)
         call = self._inner.future(
             request, timeout, signed, credentials, wait_for_ready, compression
         )
@@ -128,7 +129,7 @@ class _StreamResponse(_Method):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> _MappedCall:
-        signed = self._signed(metadata)
+        signed = self._signed(metadata, timeout)
         call = self._inner(request, timeout, signed, credentials, wait_for_ready, compression)
         return _MappedCall(call, self._method, self._signer.authority)
 
@@ -229,6 +230,10 @@ def secure_channel(
     credentials: grpc.ChannelCredentials | None = None,
     *,
     aws_credentials: CredentialsLike = None,
+    role_arn: str | None = None,
+    role_session_name: str | None = None,
+    external_id: str | None = None,
+    duration: timedelta | int | None = None,
     region: str | None = None,
     sigv4a: bool = False,
     region_set: str = ANY_REGION,
@@ -243,7 +248,9 @@ def secure_channel(
     ``target`` is ``host:port`` (``billing-0123....on.aws:443``). ``credentials``
     are grpc's channel credentials (default: ``grpc.ssl_channel_credentials()``);
     ``aws_credentials`` are what calls are signed with (`Credentials`, a
-    provider, a boto3 session, or None for the default chain). The channel
+    provider, a boto3 session, or None for the default chain), or the base
+    ``role_arn`` (``role_session_name``, ``external_id``, ``duration``) is
+    assumed with. The channel
     sends ``authority`` (default: the target's host, without the port) as
     ``:authority`` through ``grpc.default_authority``, and signs with that same
     host. Your ``interceptors`` run before the signer, so they see typed
@@ -253,7 +260,13 @@ def secure_channel(
         target,
         options,
         authority=authority,
-        aws_credentials=aws_credentials,
+        aws_credentials=with_role(
+            aws_credentials,
+            role_arn=role_arn,
+            role_session_name=role_session_name,
+            external_id=external_id,
+            duration=duration,
+        ),
         region=region,
         sigv4a=sigv4a,
         region_set=region_set,
@@ -272,6 +285,10 @@ def insecure_channel(
     target: str,
     *,
     aws_credentials: CredentialsLike = None,
+    role_arn: str | None = None,
+    role_session_name: str | None = None,
+    external_id: str | None = None,
+    duration: timedelta | int | None = None,
     region: str | None = None,
     sigv4a: bool = False,
     region_set: str = ANY_REGION,
@@ -290,7 +307,13 @@ def insecure_channel(
         target,
         options,
         authority=authority,
-        aws_credentials=aws_credentials,
+        aws_credentials=with_role(
+            aws_credentials,
+            role_arn=role_arn,
+            role_session_name=role_session_name,
+            external_id=external_id,
+            duration=duration,
+        ),
         region=region,
         sigv4a=sigv4a,
         region_set=region_set,

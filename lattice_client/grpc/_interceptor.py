@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable, Iterator, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import grpc
 
-from lattice_client._credentials import CredentialsLike
+from lattice_client._credentials import CredentialsLike, with_role
 from lattice_client._lattice import ANY_REGION, SIGNING_NAME
 
 from ._errors import map_error
@@ -50,7 +51,9 @@ class SigningInterceptor(
     ``credentials`` is `Credentials`, a provider, a botocore/boto3 session, or
     None for the default chain. ``region`` defaults to the one in a generated
     Lattice name, then ``AWS_REGION``/``AWS_DEFAULT_REGION``; with
-    ``sigv4a=True`` the call is signed for ``region_set`` instead.
+    ``sigv4a=True`` the call is signed for ``region_set`` instead. ``role_arn``
+    (with ``role_session_name``, ``external_id``, ``duration``) signs as that
+    role, assumed through STS with ``credentials``.
     """
 
     def __init__(
@@ -58,6 +61,10 @@ class SigningInterceptor(
         authority: str,
         *,
         credentials: CredentialsLike = None,
+        role_arn: str | None = None,
+        role_session_name: str | None = None,
+        external_id: str | None = None,
+        duration: timedelta | int | None = None,
         region: str | None = None,
         sigv4a: bool = False,
         region_set: str = ANY_REGION,
@@ -65,7 +72,13 @@ class SigningInterceptor(
     ) -> None:
         self._signer = signer_for(
             authority,
-            credentials=credentials,
+            credentials=with_role(
+                credentials,
+                role_arn=role_arn,
+                role_session_name=role_session_name,
+                external_id=external_id,
+                duration=duration,
+            ),
             region=region,
             sigv4a=sigv4a,
             region_set=region_set,
@@ -89,7 +102,7 @@ class SigningInterceptor(
         return _ClientCallDetails(
             details.method,
             details.timeout,
-            self._signer.metadata(details.method, details.metadata),
+            self._signer.metadata(details.method, details.metadata, details.timeout),
             details.credentials,
             getattr(details, "wait_for_ready", None),
             getattr(details, "compression", None),

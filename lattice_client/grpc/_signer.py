@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 
 from lattice_client import _policy
-from lattice_client._credentials import Credentials, CredentialsLike
+from lattice_client._credentials import Credentials, CredentialsLike, fetch_timed_out
 from lattice_client._exceptions import ConfigurationError
 from lattice_client._lattice import ANY_REGION, SIGNING_NAME
 from lattice_client._signing import SIGNER_HEADERS, sign_request
@@ -134,17 +134,22 @@ class CallSigner:
         kind = "SigV4A" if self._sigv4a else f"SigV4 {self.region}"
         return f"<CallSigner {self.authority} {kind}>"
 
-    def metadata(self, method: str, metadata: Iterable[Metadatum] | None) -> Sequence[Metadatum]:
-        """The call's metadata with a signature for now; may block to refresh credentials."""
-        added = self.signature(method, int(time.time()))
+    def metadata(
+        self, method: str, metadata: Iterable[Metadatum] | None, timeout: float | None = None
+    ) -> Sequence[Metadatum]:
+        """The call's metadata with a signature for now; may block to refresh credentials,
+        for the call's ``timeout`` at most."""
+        added = self.signature(method, int(time.time()), timeout)
         return self._merged(metadata, added) if metadata else added
 
-    def signature(self, method: str, second: int) -> tuple[Metadatum, ...]:
-        """As `signature_without_io`, but may block to refresh credentials."""
+    def signature(
+        self, method: str, second: int, timeout: float | None = None
+    ) -> tuple[Metadatum, ...]:
+        """As `signature_without_io`, but may block to refresh credentials (``timeout`` at most)."""
         added = self.signature_without_io(method, second)
         if added is None:
             now = datetime.fromtimestamp(second, _UTC)
-            added = self._sign(method, self._source.get(now), now, second)
+            added = self._sign(method, self._source.get(now, timeout), now, second)
         return added
 
     def metadata_without_io(
@@ -169,27 +174,32 @@ class CallSigner:
         return self._sign(method, credentials, now, second)
 
     async def metadata_async(
-        self, method: str, metadata: Iterable[Metadatum] | None
+        self, method: str, metadata: Iterable[Metadatum] | None, timeout: float | None = None
     ) -> Sequence[Metadatum]:
         """As `metadata`, but a refresh runs in a worker thread, one at a time per signer."""
         signed = self.metadata_without_io(method, metadata)
         if signed is not None:
             return signed
         second = int(time.time())
-        credentials = await self._refresh(datetime.fromtimestamp(second, _UTC))
+        credentials = await self._refresh(datetime.fromtimestamp(second, _UTC), timeout)
         second = int(time.time())
         added = self._sign(method, credentials, datetime.fromtimestamp(second, _UTC), second)
         return self._merged(metadata, added) if metadata else added
 
-    async def _refresh(self, now: datetime) -> Credentials:
+    async def _refresh(self, now: datetime, timeout: float | None) -> Credentials:
         loop = asyncio.get_running_loop()
         pending = self._pending
         if pending is None or pending.done() or pending.get_loop() is not loop:
             # Concurrent calls wait for this one refresh instead of each taking a thread.
             pending = loop.run_in_executor(None, self._source.get, now)
             self._pending = pending
-        # Shielded: a caller cancelled meanwhile must not cancel the others' refresh.
-        return await asyncio.shield(pending)
+        # Shielded: a caller cancelled or timed out meanwhile must not cancel the
+        # others' refresh. Each call waits no longer than its own timeout.
+        try:
+            return await asyncio.wait_for(asyncio.shield(pending), timeout)
+        except asyncio.TimeoutError:
+            assert timeout is not None
+            raise fetch_timed_out(timeout) from None
 
     def _sign(
         self, method: str, credentials: Credentials, now: datetime, second: int

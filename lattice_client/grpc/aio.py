@@ -7,11 +7,12 @@ call never blocks the event loop while the others wait for fresh credentials.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 import grpc
 import grpc.aio
 
-from lattice_client._credentials import CredentialsLike
+from lattice_client._credentials import CredentialsLike, with_role
 from lattice_client._lattice import ANY_REGION, SIGNING_NAME
 
 from ._aio import interceptors_for
@@ -30,6 +31,10 @@ def signing_interceptors(
     authority: str,
     *,
     credentials: CredentialsLike = None,
+    role_arn: str | None = None,
+    role_session_name: str | None = None,
+    external_id: str | None = None,
+    duration: timedelta | int | None = None,
     region: str | None = None,
     sigv4a: bool = False,
     region_set: str = ANY_REGION,
@@ -45,7 +50,13 @@ def signing_interceptors(
     return interceptors_for(
         signer_for(
             authority,
-            credentials=credentials,
+            credentials=with_role(
+                credentials,
+                role_arn=role_arn,
+                role_session_name=role_session_name,
+                external_id=external_id,
+                duration=duration,
+            ),
             region=region,
             sigv4a=sigv4a,
             region_set=region_set,
@@ -59,6 +70,10 @@ def secure_channel(
     credentials: grpc.ChannelCredentials | None = None,
     *,
     aws_credentials: CredentialsLike = None,
+    role_arn: str | None = None,
+    role_session_name: str | None = None,
+    external_id: str | None = None,
+    duration: timedelta | int | None = None,
     region: str | None = None,
     sigv4a: bool = False,
     region_set: str = ANY_REGION,
@@ -78,7 +93,13 @@ def secure_channel(
         target,
         options,
         authority=authority,
-        aws_credentials=aws_credentials,
+        aws_credentials=with_role(
+            aws_credentials,
+            role_arn=role_arn,
+            role_session_name=role_session_name,
+            external_id=external_id,
+            duration=duration,
+        ),
         region=region,
         sigv4a=sigv4a,
         region_set=region_set,
@@ -105,6 +126,10 @@ def insecure_channel(
     target: str,
     *,
     aws_credentials: CredentialsLike = None,
+    role_arn: str | None = None,
+    role_session_name: str | None = None,
+    external_id: str | None = None,
+    duration: timedelta | int | None = None,
     region: str | None = None,
     sigv4a: bool = False,
     region_set: str = ANY_REGION,
@@ -122,7 +147,13 @@ def insecure_channel(
         target,
         options,
         authority=authority,
-        aws_credentials=aws_credentials,
+        aws_credentials=with_role(
+            aws_credentials,
+            role_arn=role_arn,
+            role_session_name=role_session_name,
+            external_id=external_id,
+            duration=duration,
+        ),
         region=region,
         sigv4a=sigv4a,
         region_set=region_set,

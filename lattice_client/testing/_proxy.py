@@ -142,6 +142,13 @@ class LatticeProxy:
         }
         self._upstream = Upstream(timeout=upstream_timeout, ca_file=upstream_ca_file)
 
+    def add_principal(self, principal: Principal) -> None:
+        """Accept ``principal``'s credentials from now on (called from another thread)."""
+        key = principal.credentials.access_key_id
+        # Replaced whole, never changed in place: requests being verified keep their view.
+        self._by_key = {**self._by_key, key: principal}
+        self._credentials = {**self._credentials, key: principal.credentials}
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)

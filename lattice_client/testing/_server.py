@@ -156,6 +156,19 @@ class DataPlane:
         """The first principal's `lattice_client.Credentials`."""
         return self.principal.credentials
 
+    def add_principal(self, principal: Principal) -> None:
+        """Also accept ``principal``'s credentials, from now on, running or not.
+
+        For credentials issued while a test runs: a role assumed through an STS
+        endpoint, a rotating container or instance-metadata endpoint.
+        """
+        key = principal.credentials.access_key_id
+        if any(known.credentials.access_key_id == key for known in self.principals):
+            raise ConfigurationError(f"a principal with access key {key} is already known")
+        self.principals = (*self.principals, principal)
+        if self._proxy is not None:
+            self._proxy.add_principal(principal)
+
     @property
     def ca_file(self) -> str | None:
         """With ``tls=True``, a PEM file of the CA to trust (``httpx.Client(verify=...)``)."""
