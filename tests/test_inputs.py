@@ -263,7 +263,7 @@ def test_client_refuses_a_non_ascii_header_value_and_sends_nothing(
     live: Served, value: str
 ) -> None:
     """A str header value httpx cannot encode is an InvalidHeaderError naming the header."""
-    with Client(credentials=CREDENTIALS, region=REGION, signing_hosts=["*"]) as client:
+    with Client(credentials=CREDENTIALS, region=REGION) as client:
         with pytest.raises(InvalidHeaderError, match="'x-note'") as raised:
             client.get(live.url, headers={"x-note": value})
         assert raised.value.header == "x-note"
@@ -279,7 +279,7 @@ async def test_async_client_refuses_a_non_ascii_header_value_and_sends_nothing(
     live: Served,
 ) -> None:
     """The async twin: the same typed error, nothing sent."""
-    async with AsyncClient(credentials=CREDENTIALS, region=REGION, signing_hosts=["*"]) as client:
+    async with AsyncClient(credentials=CREDENTIALS, region=REGION) as client:
         with pytest.raises(InvalidHeaderError, match="'x-note'"):
             await client.get(live.url, headers={"x-note": "\u2603"})
     assert live.received == []

@@ -9,7 +9,7 @@ the target is an ``httpx.MockTransport`` under a real `LatticeTransport`.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import httpx
 import pytest
@@ -116,3 +116,24 @@ def test_error_from_response_takes_one_value_to_redact_as_a_str() -> None:
     error = lattice_client.error_from_response(403, {}, body, redact=TOKEN)
     assert error is not None
     assert "[redacted] is not valid" in str(error)
+
+
+def test_a_requests_response_echoing_the_token_is_redacted_before_the_cut() -> None:
+    """The requests flavour redacts the same way: the whole token, before the message is cut."""
+    requests = pytest.importorskip("requests")
+    signed = lattice_client.sign("GET", URL, credentials=CREDENTIALS)
+    request = requests.Request("GET", URL, headers=dict(signed)).prepare()
+    response = requests.Response()
+    response.status_code = 403
+    response.request = request
+    response._content = (
+        f"UnrecognizedClientException: token {TOKEN} and {signature_of_headers(signed).upper()}"
+    ).encode()
+    with pytest.raises(LatticeResponseError) as raised:
+        lattice_client.raise_for_status(response)
+    assert_not_shown(raised.value, TOKEN)
+    assert_not_shown(raised.value, signature_of_headers(signed))
+
+
+def signature_of_headers(headers: Mapping[str, str]) -> str:
+    return headers["authorization"].rpartition("Signature=")[2]
