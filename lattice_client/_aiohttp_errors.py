@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 
 from . import _exceptions
-from ._answers import BODY_LIMIT, classify, parse_amz_date
+from ._answers import BODY_LIMIT, classify, parse_amz_date, redactor, request_secrets
 from ._exceptions import AsyncResponseError, LatticeResponseError
 
 __all__ = ["apeek_body", "araise_for_status", "error_for", "raise_for_status", "signed_at_of"]
@@ -77,6 +77,10 @@ def error_for(response: aiohttp.ClientResponse, body: bytes) -> LatticeResponseE
 
     known = response in unsigned_reasons
     reason = unsigned_reasons.get(response)
+    headers = info.headers
+    redact = redactor(
+        request_secrets(headers.get("authorization"), headers.get("x-amz-security-token"))
+    )
     classification = classify(
         response.status,
         response.headers.items(),
@@ -84,10 +88,13 @@ def error_for(response: aiohttp.ClientResponse, body: bytes) -> LatticeResponseE
         signed_at=signed_at,
         signed=(reason is None) if known else None,
         unsigned_reason=reason,
+        redact=redact,
     )
     flavour = AIOHTTP_FLAVOURS[classification.error_class]
     url = info.url.with_query(None).with_fragment(None).with_user(None)
-    message = _redact(f"{info.method} {url}: {classification.message}", info.headers)
+    message = f"{info.method} {url}: {classification.message}"
+    if redact is not None:  # the body's text is redacted already; this covers the URL
+        message = redact(message)
     error: Any = flavour(message, **classification.fields)
     error.request_info = info
     error.history = response.history
@@ -97,18 +104,6 @@ def error_for(response: aiohttp.ClientResponse, body: bytes) -> LatticeResponseE
     error.response = response
     assert isinstance(error, LatticeResponseError)
     return error
-
-
-def _redact(message: str, headers: Any) -> str:
-    """``message`` without this request's signature or token, should the target echo them."""
-    for name in ("authorization", "x-amz-security-token"):
-        value = headers.get(name)
-        if value:
-            message = message.replace(value, "[redacted]")
-            signature = value.rpartition("Signature=")[2]
-            if len(signature) >= 16:
-                message = message.replace(signature, "[redacted]")
-    return message
 
 
 def signed_at_of(headers: Any) -> datetime | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
@@ -31,6 +31,7 @@ from ._exceptions import (
     SignatureError,
     SignatureExpiredError,
 )
+from ._validate import check_body, check_status
 
 __all__ = ["BODY_LIMIT", "Classification", "classify", "error_from_response"]
 
@@ -119,6 +120,9 @@ _UNPRINTABLE = re.compile(
     "[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]"
 )
 _MESSAGE_LIMIT = 1000  # characters of the body quoted in an exception message
+_REDACTED = "[redacted]"
+# A text ending with this many characters of a secret, or more, is taken for a cut echo.
+_SECRET_PREFIX = 8
 _UTC = timezone.utc
 
 _SIGNATURE_CLASSES: dict[str, type[SignatureError]] = {
@@ -168,6 +172,7 @@ def error_from_response(
     signed_at: datetime | None = None,
     signed: bool | None = None,
     unsigned_reason: str | None = None,
+    redact: Iterable[str] = (),
 ) -> LatticeResponseError | None:
     """The typed exception for an answer from any HTTP stack, or None when it is no error.
 
@@ -176,11 +181,17 @@ def error_from_response(
     the request's ``x-amz-date``, lets an expiry report its skew. An adapter
     that knows whether it signed the request passes ``signed`` (and, when it did
     not, the policy's ``unsigned_reason``): a 403 ``User: anonymous`` then says
-    why. For httpx use ``raise_for_status``, which also keeps the response on
-    the exception.
+    why. ``redact`` lists values the message must not quote should the body
+    echo them (the request's session token and signature), matched
+    case-insensitively. For httpx use ``raise_for_status``, which also keeps
+    the response on the exception and redacts the request's own token and
+    signature.
     """
+    status_code = check_status(status_code)
+    body = check_body(body)
     if not 400 <= status_code <= 599:
         return None
+    secrets = [redact] if isinstance(redact, str) else redact  # one value, not its characters
     return classify(
         status_code,
         headers,
@@ -188,6 +199,7 @@ def error_from_response(
         signed_at=signed_at,
         signed=signed,
         unsigned_reason=unsigned_reason,
+        redact=redactor(secrets),
     ).error()
 
 
@@ -199,19 +211,70 @@ def classify(
     signed_at: datetime | None = None,
     signed: bool | None = None,
     unsigned_reason: str | None = None,
+    redact: Callable[[str], str] | None = None,
 ) -> Classification:
     """Classify a 4xx/5xx answer; never raises (an unreadable body gives the generic class).
 
     ``signed`` is what the adapter that sent the request knows: True when it
     signed it, False when it did not (``unsigned_reason`` says why, in the words
     of `lattice_client._policy`), None when unknown. An answer saying the
-    request arrived unsigned then names the cause.
+    request arrived unsigned then names the cause. ``redact`` is applied to
+    every text taken from the answer before any of it is cut to fit a message:
+    cut first, a long echoed secret would leave a piece that no longer matches.
     """
     body = bytes(body[:BODY_LIMIT])
+    whole = _text(body)
+    if redact is not None:
+        whole = redact(whole)
     try:
-        return _classify(status_code, headers, body, signed_at, (signed, unsigned_reason))
+        return _classify(
+            status_code, headers, body, signed_at, (signed, unsigned_reason), redact, whole
+        )
     except Exception:  # a parser bug must not hide the HTTP error itself
-        return _by_status(status_code, None, None, body)
+        return _by_status(status_code, None, None, body, whole)
+
+
+def request_secrets(authorization: object, session_token: object) -> list[str]:
+    """What an error message must never quote, should the target echo it: the request's
+    ``Authorization`` value, its signature and its session token (header values as str)."""
+    secrets = [
+        value for value in (authorization, session_token) if isinstance(value, str) and value
+    ]
+    if isinstance(authorization, str):
+        signature = authorization.rpartition("Signature=")[2].strip()
+        if len(signature) >= 16:
+            secrets.append(signature)
+    return secrets
+
+
+def redactor(secrets: Iterable[str]) -> Callable[[str], str] | None:
+    """A function replacing each of ``secrets`` (any case) by ``[redacted]``; None for none.
+
+    A text that ends with the start of a secret (a body cut at ``BODY_LIMIT``
+    in the middle of an echo) loses that start too.
+    """
+    wanted = sorted(
+        {secret.lower() for secret in secrets if isinstance(secret, str) and secret},
+        key=len,
+        reverse=True,
+    )
+    if not wanted:
+        return None
+    pattern = re.compile("|".join(re.escape(secret) for secret in wanted), re.IGNORECASE)
+
+    def redact(text: str) -> str:
+        text = pattern.sub(_REDACTED, text)
+        lowered = text.lower()
+        for secret in wanted:
+            # Whole echoes are gone: look for a start of one in the last len(secret) - 1.
+            start = lowered.find(secret[:_SECRET_PREFIX], max(0, len(lowered) - len(secret) + 1))
+            while start >= 0:
+                if secret.startswith(lowered[start:]):
+                    return text[:start] + _REDACTED
+                start = lowered.find(secret[:_SECRET_PREFIX], start + 1)
+        return text
+
+    return redact
 
 
 # What the sender knows: (signed or not or None, why not).
@@ -224,21 +287,25 @@ def _classify(
     body: bytes,
     signed_at: datetime | None,
     sent: _Sent = (None, None),
+    redact: Callable[[str], str] | None = None,
+    whole: str | None = None,
 ) -> Classification:
+    if whole is None:  # the body's text, redacted: what every message quotes from
+        whole = _text(body) if redact is None else redact(_text(body))
     wanted = _headers(headers)
-    code, text = _code_and_message(body, wanted.get(_ERROR_TYPE_HEADER))
+    code, text = _code_and_message(whole, wanted.get(_ERROR_TYPE_HEADER), redact)
     if code == ACCESS_DENIED and status_code == 403:
         return _access_denied(code, text or "", body, sent)
     if status_code in SIGNATURE_ERROR_STATUSES:
         # A bare "Signature expired: ..." without an exception name is accepted too.
-        said = text if code is not None else _WHITESPACE.sub(" ", _text(body))[:_MESSAGE_LIMIT]
+        said = text if code is not None else _WHITESPACE.sub(" ", whole)[:_MESSAGE_LIMIT]
         server_time = _http_date(wanted.get("date")) or _message_time(said or "")
         if _is_expiry(code, said or "", server_time, signed_at):
             return _expired(status_code, code, said or "", body, server_time, signed_at)
         signature_class = _SIGNATURE_CLASSES.get(code or "")
         if code is not None and signature_class is not None:
             return _signature(signature_class, status_code, code, text or "", body, sent)
-    return _by_status(status_code, code, text, body)
+    return _by_status(status_code, code, text, body, whole)
 
 
 def _headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -251,11 +318,14 @@ def _headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str
     return wanted
 
 
-def _code_and_message(body: bytes, error_type: str | None) -> tuple[str | None, str | None]:
-    """The exception name and message of a body, or (None, None) when it has neither."""
-    text = _text(body)
+def _code_and_message(
+    text: str, error_type: str | None, redact: Callable[[str], str] | None
+) -> tuple[str | None, str | None]:
+    """The exception name and message of a body's text, or (None, None) when it has neither."""
     # x-amzn-ErrorType is "<Code>" or "<Code>:<documentation url>".
     code = (error_type.partition(":")[0].strip() or None) if error_type else None
+    if code is not None and redact is not None:
+        code = redact(code)
     if text.startswith("{"):
         try:
             document = json.loads(text)
@@ -267,6 +337,10 @@ def _code_and_message(body: bytes, error_type: str | None) -> tuple[str | None, 
                 # "com.amazon.coral.service#AccessDeniedException" -> the name.
                 code = json_code.rpartition("#")[2].partition(":")[0] or code
             message = _first_string(document, _JSON_MESSAGE_KEYS)
+            if message and redact is not None:  # JSON may escape what the raw text showed
+                message = redact(message)
+            if code and redact is not None:
+                code = redact(code)
             return code, _WHITESPACE.sub(" ", message).strip() if message else None
     match = _CODE.fullmatch(text)
     if match and (match.group(1).endswith("Exception") or match.group(1) in EXPIRY_CODES):
@@ -500,10 +574,12 @@ def _signature(
     return Classification(error_class, _message(code, text, hint), fields)
 
 
-def _by_status(status_code: int, code: str | None, text: str | None, body: bytes) -> Classification:
+def _by_status(
+    status_code: int, code: str | None, text: str | None, body: bytes, whole: str
+) -> Classification:
     error_class = _BY_STATUS.get(status_code, LatticeResponseError)
     if text is None:
-        text = _WHITESPACE.sub(" ", body.decode("utf-8", "replace")).strip()
+        text = _WHITESPACE.sub(" ", whole)
     elif code is not None:
         text = f"{code}: {text}"
     try:

@@ -9,10 +9,17 @@ from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
 from ._credentials import Credentials, CredentialsProvider, CredentialsSource
-from ._exceptions import ConfigurationError, SigningError
+from ._exceptions import SigningError
 from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME
 from ._policy import SigningHeaders, idna_host, resolve_region
 from ._signing import naive_now_error, sign_request
+from ._validate import (
+    check_header_fields,
+    check_host,
+    check_port,
+    check_scope,
+    check_sign_arguments,
+)
 
 HeadersLike = Mapping[str, str] | Iterable[tuple[str, str]]
 
@@ -64,7 +71,13 @@ def sign(
     None for the default chain, resolved once per process and refreshed ahead of
     expiry.
     """
-    parts = urlsplit(url)
+    check_sign_arguments(method, url, now)
+    check_scope(region, service, region_set, sigv4a, double_encode_path)
+    fields = check_header_fields(headers)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "Invalid IPv6 URL": an unclosed "["
+        raise SigningError("the URL is not valid: an unclosed '[' around an IPv6 host?") from None
     scheme = parts.scheme.lower()
     authority = _authority(parts.netloc, scheme)
     if not authority:
@@ -81,7 +94,7 @@ def sign(
         authority,
         _wire_path(parts.path),
         _on_the_wire(parts.query, _WIRE_QUERY),
-        headers.items() if isinstance(headers, Mapping) else headers,
+        fields,
         credentials=credentials,
         region=region or "",
         service=service,
@@ -123,11 +136,11 @@ def _authority(netloc: str, scheme: str) -> str:
         # httpx lowercases names (IDNA 2008 for non-ASCII ones, as curl and browsers
         # do) but sends an IPv6 literal as written.
         host = idna_host(host)
+    check_host(host, repr(hostport))
     if port:
-        if not port.isdigit():
-            raise ConfigurationError(f"the port in {netloc!r} is not a number")
-        if int(port) != _DEFAULT_PORTS.get(scheme):
-            return f"{host}:{int(port)}"
+        number = check_port(port, hostport)
+        if number != _DEFAULT_PORTS.get(scheme):
+            return f"{host}:{number}"
     return host
 
 

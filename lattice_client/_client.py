@@ -1,10 +1,12 @@
 """``Client`` and ``AsyncClient``: httpx clients whose every transport signs for Lattice.
 
-They subclass ``httpx.Client`` / ``httpx.AsyncClient`` and override nothing:
-the constructor builds the transports httpx would have built (same ``verify``,
-``cert``, ``http1``, ``http2``, ``limits``, ``trust_env``, ``proxy``, proxies from
-the environment) and hands them, wrapped, to httpx as ``transport=`` and
-``mounts=``. Every other argument goes to httpx untouched.
+They subclass ``httpx.Client`` / ``httpx.AsyncClient`` and override only
+``build_request``, to raise typed errors where httpx would raise a bare
+``UnicodeError`` or ``TypeError``: the constructor builds the transports httpx
+would have built (same ``verify``, ``cert``, ``http1``, ``http2``, ``limits``,
+``trust_env``, ``proxy``, proxies from the environment) and hands them, wrapped,
+to httpx as ``transport=`` and ``mounts=``. Every other argument goes to httpx
+untouched.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ._exceptions import ConfigurationError
 from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME
 from ._policy import SigningPolicy
 from ._transports import AsyncLatticeTransport, LatticeTransport, _HttpxSigner, _policy
+from ._validate import typed_request_error, typed_request_errors
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -116,7 +119,19 @@ class Client(httpx.Client):
             from ._responses import raise_for_status as hook
 
             _add_response_hook(kwargs, hook, raise_for_status)
-        super().__init__(transport=transport, mounts=mounts, **kwargs)
+        with typed_request_errors(kwargs.get("headers")):
+            super().__init__(transport=transport, mounts=mounts, **kwargs)
+
+    def build_request(self, *args: Any, **kwargs: Any) -> httpx.Request:
+        """httpx's, raising typed errors for what httpx cannot build a request from (a
+        non-ASCII str header value, a bad IDNA host, a header of another type)."""
+        try:  # not a context manager, and checks only on failure: this runs per request
+            return super().build_request(*args, **kwargs)
+        except (UnicodeError, TypeError, AttributeError) as error:
+            typed = typed_request_error(error, kwargs.get("headers"))
+            if typed is None:
+                raise
+            raise typed from None
 
 
 class AsyncClient(httpx.AsyncClient):
@@ -183,7 +198,19 @@ class AsyncClient(httpx.AsyncClient):
             from ._responses import araise_for_status as ahook
 
             _add_response_hook(kwargs, ahook, raise_for_status)
-        super().__init__(transport=transport, mounts=mounts, **kwargs)
+        with typed_request_errors(kwargs.get("headers")):
+            super().__init__(transport=transport, mounts=mounts, **kwargs)
+
+    def build_request(self, *args: Any, **kwargs: Any) -> httpx.Request:
+        """httpx's, raising typed errors for what httpx cannot build a request from (a
+        non-ASCII str header value, a bad IDNA host, a header of another type)."""
+        try:  # not a context manager, and checks only on failure: this runs per request
+            return super().build_request(*args, **kwargs)
+        except (UnicodeError, TypeError, AttributeError) as error:
+            typed = typed_request_error(error, kwargs.get("headers"))
+            if typed is None:
+                raise
+            raise typed from None
 
 
 def _add_response_hook(kwargs: dict[str, Any], hook: Callable[..., Any], option: object) -> None:

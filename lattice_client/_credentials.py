@@ -22,6 +22,7 @@ from ._exceptions import (
     CredentialsTimeoutError,
     NoCredentialsError,
 )
+from ._validate import check_credentials
 
 logger = logging.getLogger("lattice_client")
 
@@ -65,6 +66,7 @@ class Credentials:
                 "Credentials.expiry must be a timezone-aware datetime, "
                 "for example datetime(..., tzinfo=timezone.utc)"
             )
+        check_credentials(self.access_key_id, self.secret_access_key, self.session_token)
 
     def __repr__(self) -> str:
         token = "'<redacted>'" if self.session_token is not None else "None"

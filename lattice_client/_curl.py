@@ -68,6 +68,10 @@ _AUTHORIZATION = re.compile(
 )
 # RFC 9110 token: what a header name or a method is made of.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# What no header may hold: it would split the request (header injection).
+_LINE_BREAK = re.compile(r"[\r\n\x00]")
+# The longest -m / --connect-timeout: a year; the interval timer cannot take inf.
+_MAX_SECONDS = 365 * 24 * 3600
 # A host (name, IPv4 or bracketed IPv6) and an optional port, as httpx puts it on the wire.
 _NETLOC = re.compile(r"(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
 _SIGNATURE_VALUE = re.compile(r"(Signature=)[0-9a-fA-F]+")
@@ -149,8 +153,10 @@ def _seconds(value: str) -> float:
         seconds = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError(f"{value!r}: give a number of seconds above 0")
+    if not 0 < seconds <= _MAX_SECONDS:  # inf would overflow the timer; nan is no time
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: give a number of seconds above 0 and up to {_MAX_SECONDS}"
+        )
     return seconds
 
 
@@ -366,9 +372,13 @@ def _check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
     import httpx
 
     try:
-        netloc = httpx.URL(args.url).netloc.decode("ascii")
+        url = httpx.URL(args.url)
+        netloc = url.netloc.decode("ascii")
+        url.host  # noqa: B018 -- decodes an IDNA name ("xn--..."), which may fail
     except httpx.InvalidURL as exc:
         parser.error(f"the URL {args.url!r} is not valid: {exc}")
+    except UnicodeError:  # idna.IDNAError: "http://xn--.com/"
+        parser.error(f"the URL {args.url!r} has a host that is not a valid IDNA name")
     if not _NETLOC.fullmatch(netloc):
         parser.error(f"the URL {args.url!r} has no valid host")
     data = args.data
@@ -389,6 +399,11 @@ def _check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
             parser.error(
                 f"-H {header!r}: a header name is letters, digits and !#$%&'*+-.^_`|~ only"
             )
+    # Named, not quoted: a header value may be a credential.
+    for option, value in [*(("-H", header) for header in args.header), ("-A", args.user_agent)]:
+        if value and _LINE_BREAK.search(value):
+            where = f"-H {value.partition(':')[0].strip()!r}" if option == "-H" else "-A"
+            parser.error(f"{where}: a header value cannot contain CR, LF or NUL; remove them")
     if args.request is not None and not _TOKEN.fullmatch(args.request):
         parser.error(f"-X takes an HTTP method such as GET or POST, not {args.request!r}")
 
@@ -816,7 +831,8 @@ def _client(
         del client.headers["accept-encoding"]
     from . import __version__
 
-    client.headers["User-Agent"] = args.user_agent or f"{PROG}/{__version__}"
+    # As bytes: a str value httpx would encode as ASCII, and -A takes any text, as curl does.
+    client.headers.update({b"User-Agent": _utf8(args.user_agent or f"{PROG}/{__version__}")})
     return client
 
 
@@ -976,7 +992,8 @@ def _describe(error: BaseException) -> str:
             return f"could not resolve host {host}: check the name, and the DNS used here"
     if isinstance(error, httpx.TransportError):
         try:
-            where = f" ({error.request.url.copy_with(query=None)})"
+            # Without the query (it may carry a presigned credential) nor user:password.
+            where = f" ({error.request.url.copy_with(query=None, userinfo=b'')})"
         except RuntimeError:  # raised before a request was made
             where = ""
         detail = str(error) or type(error).__name__
@@ -1025,8 +1042,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
     parser = _parser()
-    args = parser.parse_args(argv)
-    _check_usage(parser, args)
+    try:
+        args = parser.parse_args(argv)
+        _check_usage(parser, args)
+    except SystemExit as usage:  # argparse's error (2) or --help (0): an exit code, in process
+        if usage.code is None or isinstance(usage.code, int):
+            return usage.code or 0
+        return int(ExitCode.USAGE)
     err = _ErrorPrinter(sys.stderr, quiet=args.silent and not args.show_error)
     try:
         with _max_time(args.max_time):

@@ -56,6 +56,7 @@ from ._origins import (
     origin_of,
 )
 from ._signing import SIGNER_HEADERS, sign_request
+from ._validate import check_region_set
 
 if TYPE_CHECKING:
     import anyio
@@ -278,10 +279,7 @@ class SigningPolicy:
             raise ConfigurationError(
                 f"service= must be a signing name such as {SIGNING_NAME!r}, not {service!r}"
             )
-        if not isinstance(region_set, str) or not region_set.strip():
-            raise ConfigurationError(
-                f"region_set= must be '*' or comma-separated regions, not {region_set!r}"
-            )
+        check_region_set(region_set)
         if sigv4a:
             from . import _sigv4a
 

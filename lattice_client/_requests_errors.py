@@ -19,7 +19,7 @@ from typing import Any
 import requests
 
 from . import _exceptions
-from ._answers import BODY_LIMIT, classify, parse_amz_date
+from ._answers import BODY_LIMIT, classify, parse_amz_date, redactor, request_secrets
 from ._exceptions import LatticeResponseError
 
 __all__ = ["araise_for_status", "error_for", "peek_body", "raise_for_status", "signed_at_of"]
@@ -62,6 +62,7 @@ def error_for(response: requests.Response, body: bytes) -> LatticeResponseError:
     # Set by LatticeAdapter on each request it decided about: None when signed.
     reason = getattr(request, "_lattice_unsigned_reason", _UNKNOWN)
     known = reason is not _UNKNOWN
+    redact = redactor(_secrets(request))
     classification = classify(
         response.status_code,
         response.headers.items(),
@@ -69,9 +70,12 @@ def error_for(response: requests.Response, body: bytes) -> LatticeResponseError:
         signed_at=signed_at_of(request),
         signed=(reason is None) if known else None,
         unsigned_reason=reason if known else None,
+        redact=redact,
     )
     flavour = REQUESTS_FLAVOURS[classification.error_class]
-    message = _redact(f"{_where(request)}: {classification.message}", request)
+    message = f"{_where(request)}: {classification.message}"
+    if redact is not None:  # the body's text is redacted already; this covers the URL
+        message = redact(message)
     error = flavour(message, **classification.fields)
     error.request = request  # type: ignore[attr-defined]
     error.response = response
@@ -89,19 +93,13 @@ def _where(request: requests.PreparedRequest | None) -> str:
     return f"{request.method} {parts.scheme}://{netloc}{parts.path}"
 
 
-def _redact(message: str, request: requests.PreparedRequest | None) -> str:
-    """``message`` without this request's signature or token, should the target echo them."""
+def _secrets(request: requests.PreparedRequest | None) -> list[str]:
     if request is None:
-        return message
+        return []
     headers = request.headers
-    for name in ("authorization", "x-amz-security-token"):
-        value = _text(headers.get(name))
-        if value:
-            message = message.replace(value, "[redacted]")
-            signature = value.rpartition("Signature=")[2]
-            if len(signature) >= 16:
-                message = message.replace(signature, "[redacted]")
-    return message
+    return request_secrets(
+        _text(headers.get("authorization")), _text(headers.get("x-amz-security-token"))
+    )
 
 
 def signed_at_of(request: requests.PreparedRequest | None) -> datetime | None:

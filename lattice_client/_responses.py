@@ -13,14 +13,21 @@ back in front of the rest, so the caller can still read it whole.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from . import _exceptions
-from ._answers import BODY_LIMIT, Classification, classify, parse_amz_date
+from ._answers import (
+    BODY_LIMIT,
+    Classification,
+    classify,
+    parse_amz_date,
+    redactor,
+    request_secrets,
+)
 from ._exceptions import AsyncResponseError, ConfigurationError, LatticeResponseError
 
 if TYPE_CHECKING:
@@ -121,6 +128,7 @@ def error_for(response: httpx.Response, body: bytes) -> LatticeResponseError:
     from ._transports import unsigned_reason
 
     known, reason = unsigned_reason(request)
+    redact = redactor(_secrets(request))
     classification = classify(
         response.status_code,
         response.headers,
@@ -128,19 +136,25 @@ def error_for(response: httpx.Response, body: bytes) -> LatticeResponseError:
         signed_at=signed_at_of(request),
         signed=(reason is None) if known else None,
         unsigned_reason=reason,
+        redact=redact,
     )
-    return _build(classification, request, response)
+    return _build(classification, request, response, redact)
 
 
 def _build(
-    classification: Classification, request: httpx.Request, response: httpx.Response
+    classification: Classification,
+    request: httpx.Request,
+    response: httpx.Response,
+    redact: Callable[[str], str] | None,
 ) -> LatticeResponseError:
     flavour = HTTPX_FLAVOURS[classification.error_class]
     # The URL without its query (a presigned URL carries the credential there)
     # and without user:password.
     url = request.url.copy_with(query=None, fragment=None, userinfo=b"")
     where = f"{request.method} {url}"
-    message = _redact(f"{where}: {classification.message}", request)
+    message = f"{where}: {classification.message}"
+    if redact is not None:  # the body's text is redacted already; this covers the URL
+        message = redact(message)
     error = flavour(message, **classification.fields)
     assert isinstance(error, httpx.HTTPStatusError)  # every flavour is one
     error.request = request
@@ -148,16 +162,9 @@ def _build(
     return error
 
 
-def _redact(message: str, request: httpx.Request) -> str:
-    """``message`` without this request's signature or token, should the target echo them."""
-    for name in ("authorization", "x-amz-security-token"):
-        value = request.headers.get(name)
-        if value:
-            message = message.replace(value, "[redacted]")
-    signature = request.headers.get("authorization", "").rpartition("Signature=")[2]
-    if len(signature) >= 16:
-        message = message.replace(signature, "[redacted]")
-    return message
+def _secrets(request: httpx.Request) -> list[str]:
+    headers = request.headers
+    return request_secrets(headers.get("authorization"), headers.get("x-amz-security-token"))
 
 
 def peek_body(response: httpx.Response, limit: int = BODY_LIMIT) -> bytes:

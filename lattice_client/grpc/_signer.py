@@ -13,6 +13,7 @@ from lattice_client._credentials import Credentials, CredentialsLike, fetch_time
 from lattice_client._exceptions import ConfigurationError
 from lattice_client._lattice import ANY_REGION, SIGNING_NAME
 from lattice_client._signing import SIGNER_HEADERS, sign_request
+from lattice_client._validate import check_host
 
 Metadatum = tuple[str, str | bytes]
 
@@ -64,6 +65,7 @@ def check_authority(authority: str) -> str:
             f"authority {authority!r} carries a port; Lattice needs the host alone "
             f"({_strip_port(authority)!r}) as :authority and as the signed host"
         )
+    check_host(authority, f"authority={authority!r}", ConfigurationError)
     return authority
 
 
