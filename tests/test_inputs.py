@@ -218,6 +218,17 @@ def test_grpc_helpers_refuse_cr_lf_nul_in_the_authority(
         )
 
 
+@pytest.mark.parametrize("target", ["\ud800:443", "api.example.com\n:443"])
+@pytest.mark.parametrize("helper", GRPC_HELPERS[:4], ids=GRPC_IDS[:4])
+def test_grpc_channel_helpers_refuse_a_target_grpcio_cannot_encode(
+    helper: Callable[..., Any], target: str
+) -> None:
+    """A lone surrogate or a control character in the target: a typed error, not grpcio's
+    UnicodeEncodeError (found by the fuzz suite)."""
+    with pytest.raises(ConfigurationError, match="target"):
+        helper(target, authority="api.example.com", region=REGION, aws_credentials=CREDENTIALS)
+
+
 @pytest.mark.parametrize("region", ["us west", "us-west-2\r\nx", "us-west-2\x00"])
 @pytest.mark.parametrize("helper", GRPC_HELPERS, ids=GRPC_IDS)
 def test_grpc_helpers_refuse_a_region_that_is_not_a_region(

@@ -201,8 +201,17 @@ def channel_signer(
     service: str,
 ) -> tuple[CallSigner, list[tuple[str, Any]]]:
     """The signer for a channel to ``target``, and the options that send its authority."""
-    if not isinstance(target, str) or not target:
-        raise ConfigurationError("target must be 'host:port', for example 'svc.example.com:443'")
+    if (
+        not isinstance(target, str)
+        or not target
+        or not target.isprintable()
+        or any("\ud800" <= char <= "\udfff" for char in target)
+    ):
+        # grpcio encodes the target as UTF-8 and would raise a bare UnicodeEncodeError.
+        raise ConfigurationError(
+            "target must be 'host:port' (printable, no lone surrogates), "
+            "for example 'svc.example.com:443'"
+        )
     from_options = [value for name, value in options if name == "grpc.default_authority"]
     if from_options:
         given = str(from_options[-1])
