@@ -9,6 +9,7 @@ from ._credentials import Credentials, CredentialsProvider, CredentialsSource
 from ._exceptions import (
     AccessDeniedError,
     AsyncResponseError,
+    BodyNotReplayableError,
     ConfigurationError,
     CredentialsError,
     CredentialsExpiredError,
@@ -38,6 +39,7 @@ if _TYPE_CHECKING:
     from ._client import AsyncClient, Client
     from ._identity import LatticeHeaders, LatticeIdentity, parse_lattice_headers
     from ._responses import araise_for_status, raise_for_status
+    from ._retries import Retries
     from ._roles import AssumeRoleProvider
     from ._transports import AsyncLatticeTransport, LatticeTransport
 
@@ -54,6 +56,7 @@ _LAZY = {
     "LatticeHeaders": "._identity",
     "LatticeIdentity": "._identity",
     "LatticeTransport": "._transports",
+    "Retries": "._retries",
     "araise_for_status": "._responses",
     "error_from_response": "._answers",
     "parse_lattice_headers": "._identity",
@@ -79,6 +82,7 @@ __all__ = [
     "AsyncClient",
     "AsyncLatticeTransport",
     "AsyncResponseError",
+    "BodyNotReplayableError",
     "Client",
     "ConfigurationError",
     "Credentials",
@@ -102,6 +106,7 @@ __all__ = [
     "NoCredentialsError",
     "NoRegionError",
     "NotFoundError",
+    "Retries",
     "ServiceNameNotResolvedError",
     "ServiceUnavailableError",
     "SignatureError",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.request import getproxies
 
 import httpx
@@ -23,8 +23,17 @@ from ._credentials import CredentialsLike, with_role
 from ._exceptions import ConfigurationError
 from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME
 from ._policy import SigningPolicy
-from ._transports import AsyncLatticeTransport, LatticeTransport, _HttpxSigner, _policy
+from ._transports import (
+    AsyncLatticeTransport,
+    LatticeTransport,
+    _HttpxSigner,
+    _policy,
+    _retries_from,
+)
 from ._validate import typed_request_error, typed_request_errors
+
+if TYPE_CHECKING:
+    from ._retries import RetriesLike
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -59,7 +68,9 @@ class Client(httpx.Client):
     `lattice_client.raise_for_status` would; by default responses come back as
     httpx returns them. ``clock`` is the time source to sign with (default: the
     system clock, UTC), corrected by the offset learned from Lattice's expiry
-    answers.
+    answers. ``retries`` (a `Retries`, or True for its defaults; default off)
+    retries failed connects, resets before the answer and Lattice's transient
+    answers, re-signing each attempt: see docs/retries.md.
     """
 
     def __init__(
@@ -80,8 +91,10 @@ class Client(httpx.Client):
         double_encode_path: bool = DOUBLE_ENCODE_PATH,
         clock: Callable[[], datetime] | None = None,
         raise_for_status: bool = False,
+        retries: RetriesLike = None,
         **kwargs: Any,
     ) -> None:
+        retry = _retries_from(retries)
         policy = _policy(
             with_role(
                 credentials,
@@ -108,7 +121,7 @@ class Client(httpx.Client):
             if isinstance(transport, LatticeTransport):
                 return transport
             wrapped.append(True)
-            return LatticeTransport._sharing(transport, core)
+            return LatticeTransport._sharing(transport, core, retry)
 
         transport, mounts = _build_transports(
             kwargs, httpx.HTTPTransport, httpx.BaseTransport, wrap
@@ -159,8 +172,10 @@ class AsyncClient(httpx.AsyncClient):
         double_encode_path: bool = DOUBLE_ENCODE_PATH,
         clock: Callable[[], datetime] | None = None,
         raise_for_status: bool = False,
+        retries: RetriesLike = None,
         **kwargs: Any,
     ) -> None:
+        retry = _retries_from(retries)
         policy = _policy(
             with_role(
                 credentials,
@@ -187,7 +202,7 @@ class AsyncClient(httpx.AsyncClient):
             if isinstance(transport, AsyncLatticeTransport):
                 return transport
             wrapped.append(True)
-            return AsyncLatticeTransport._sharing(transport, core)
+            return AsyncLatticeTransport._sharing(transport, core, retry)
 
         transport, mounts = _build_transports(
             kwargs, httpx.AsyncHTTPTransport, httpx.AsyncBaseTransport, wrap

@@ -33,6 +33,7 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO, TextIO
 from ._credentials import Credentials, CredentialsLike, CredentialsSource
 from ._exceptions import (
     AccessDeniedError,
+    BodyNotReplayableError,
     ConfigurationError,
     CredentialsError,
     LatticeError,
@@ -938,6 +939,8 @@ def _exit_codes() -> list[tuple[type[BaseException], ExitCode]]:
     import httpx
 
     return [
+        # First: when an error answer asked for the re-send, it is also that answer's class.
+        (BodyNotReplayableError, ExitCode.TRANSPORT),
         (AccessDeniedError, ExitCode.ACCESS_DENIED),
         (SignatureError, ExitCode.SIGNATURE),
         (NotFoundError, ExitCode.NOT_FOUND),
@@ -976,7 +979,12 @@ def _describe(error: BaseException) -> str:
         return f"timed out ({kind}): raise --connect-timeout / -m, or check the service"
     if isinstance(error, httpx.TooManyRedirects):
         return f"{error}; raise --max-redirs or check the redirect loop"
-    if isinstance(error, httpx.StreamConsumed):
+    if isinstance(error, BodyNotReplayableError) and error.reason != "redirect":
+        return (
+            f"the request would be sent again ({error.reason}), but its body was streamed "
+            "(-T, --data-binary @FILE): nothing more was sent"
+        )
+    if isinstance(error, httpx.StreamConsumed | BodyNotReplayableError):
         return (
             "the redirect needs the request body sent again, but it was streamed (-T, "
             "--data-binary @FILE): send it to the URL the redirect names"
@@ -1057,7 +1065,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.error(str(failure))
         return int(failure.code)
     except LatticeError as error:
-        err.error(_in_command_terms(str(error)))
+        err.error(
+            _describe(error)
+            if isinstance(error, BodyNotReplayableError)
+            else _in_command_terms(str(error))
+        )
         return int(_exit_code(error))
     except _MaxTimeExceeded as error:
         err.error(_describe(error))

@@ -14,6 +14,8 @@
     ├── AsyncResponseError          (also TypeError) a sync call given an unread async response
     ├── LatticeHeadersError         (also ValueError) x-amzn-lattice-* headers repeated or joined
     ├── ServiceNameNotResolvedError a generated Lattice name did not resolve from here
+    ├── BodyNotReplayableError      (also RuntimeError) a redirect, clock-skew re-send or retry
+    │                               would send a streamed body again; nothing was sent
     └── LatticeResponseError        an error answer (4xx/5xx) from Lattice or the service behind it
         ├── AccessDeniedError       403 AccessDeniedException: an auth policy or IAM said no
         ├── SignatureError          Lattice refused the request's signature
@@ -55,6 +57,7 @@ from typing import Any
 __all__ = [
     "AccessDeniedError",
     "AsyncResponseError",
+    "BodyNotReplayableError",
     "ConfigurationError",
     "CredentialsError",
     "CredentialsExpiredError",
@@ -161,6 +164,20 @@ class ServiceNameNotResolvedError(LatticeError):
     host: str | None = None
 
 
+class BodyNotReplayableError(LatticeError, RuntimeError):
+    """The request would have to be sent again, and its body is a stream already sent once.
+
+    Raised before anything is sent again: on a 307/308 redirect, a re-send after
+    Lattice refused our clock, or a retry. ``reason`` says which (``"redirect"``,
+    ``"clock skew"`` or ``"retry"``). When an error answer asked for the re-send,
+    the exception is also that answer's typed error (a `SignatureExpiredError`,
+    a `ServiceUnavailableError`...) with its fields. Pass the body as bytes or a
+    seekable file (rewound to where it started), or turn the re-send off.
+    """
+
+    reason: str = "redirect"
+
+
 class LatticeResponseError(LatticeError):
     """An error answer (4xx or 5xx), from Lattice itself or from the service behind it.
 
@@ -171,7 +188,11 @@ class LatticeResponseError(LatticeError):
     is True when the body has the shape of one of Lattice's own answers, so the
     request never reached the target. ``response`` is the ``httpx.Response``
     for errors raised by ``raise_for_status`` and the clients, else None.
+    ``attempts`` is how many times the request was sent (more than 1 when
+    retries were turned on and ran out).
     """
+
+    attempts: int = 1
 
     # Any, not "httpx.Response | None": the httpx flavours are also
     # httpx.HTTPStatusError, whose ``response: httpx.Response`` a type checker

@@ -78,3 +78,17 @@ def region_from_host(host: str) -> str | None:
 def _has_port(host: str) -> bool:
     # "[::1]:443" and "example:443" have ports; a bare IPv6 literal "[::1]" has none.
     return ":" in host and not host.endswith("]")
+
+
+# NOT DOCUMENTED: which of Lattice's answers are transient, worth sending the
+# request again. 503 and 502 come in bursts of about 5 s while a target group
+# rolls or scales in, even with healthy targets (reported in
+# aws-application-networking-k8s#780); 504 is a target timeout; 429 is the
+# AWS-wide "slow down". Retries (when turned on) send again after these only.
+TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+
+# How long a SigV4 signature is accepted around its x-amz-date (AWS-wide, not
+# documented for Lattice; the same assumption as _answers.SIGNATURE_WINDOW).
+# Stacks that retry below the signer (urllib3, grpcio) re-send one signature, so
+# a call's attempts must all fit well inside it: see _retries.MAX_TOTAL.
+SIGNATURE_VALIDITY_SECONDS = 300.0

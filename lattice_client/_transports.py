@@ -22,11 +22,11 @@ import socket
 import weakref
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import httpx
 
-from ._clock import aresend_for_skew, resend_for_skew
+from . import _httpx_resend as _resend
 from ._credentials import Credentials, CredentialsLike, with_role
 from ._exceptions import ConfigurationError, ServiceNameNotResolvedError
 from ._lattice import (
@@ -44,6 +44,9 @@ from ._policy import (
     check_origin_entries,
 )
 from ._signing import SIGNER_HEADERS, sign_request
+
+if TYPE_CHECKING:
+    from ._retries import Retries, RetriesLike
 
 __all__ = ["AsyncLatticeTransport", "LatticeTransport"]
 
@@ -280,8 +283,24 @@ _DOC_OPTIONS = """
     Lattice answers that a signature expired or is not yet valid, the offset to
     its ``Date`` header is learned (up to 15 minutes) and applied to this and
     every later request: a request whose body can be sent again is re-signed
-    and re-sent once; one with a streamed body raises `SignatureExpiredError`.
+    and re-sent once.
+
+    ``retries`` (a `Retries`, or True for its defaults; default None: off)
+    sends again, re-signed, after a failed connect, a reset before the answer
+    and Lattice's transient answers (429, 502, 503, 504). A streamed body that
+    would have to be sent again (a 307/308 hop, a re-send, a retry) is rewound
+    if it is a seekable file, else refused with `BodyNotReplayableError` before
+    anything more is sent. See docs/retries.md.
 """
+
+
+def _retries_from(retries: object) -> Retries | None:
+    """The ``retries=`` option; the retry module loads only when retries are asked for."""
+    if retries is None or retries is False:
+        return None
+    from ._retries import resolve
+
+    return resolve(retries)
 
 
 def _policy(
@@ -340,6 +359,7 @@ class LatticeTransport(httpx.BaseTransport):
         signing_hosts: Iterable[str] = (),
         double_encode_path: bool = DOUBLE_ENCODE_PATH,
         clock: Callable[[], datetime] | None = None,
+        retries: RetriesLike = None,
     ) -> None:
         policy = _policy(
             with_role(
@@ -359,18 +379,21 @@ class LatticeTransport(httpx.BaseTransport):
             double_encode_path,
             clock,
         )
-        self._init(transport, _HttpxSigner(policy))
+        self._init(transport, _HttpxSigner(policy), _retries_from(retries))
 
     @classmethod
     def _sharing(
-        cls, transport: httpx.BaseTransport | None, core: _HttpxSigner
+        cls,
+        transport: httpx.BaseTransport | None,
+        core: _HttpxSigner,
+        retries: Retries | None = None,
     ) -> LatticeTransport:
         """A transport around ``transport`` that signs with an existing core (one per client)."""
         self = cls.__new__(cls)
-        self._init(transport, core)
+        self._init(transport, core, retries)
         return self
 
-    def _init(self, transport: object, core: _HttpxSigner) -> None:
+    def _init(self, transport: object, core: _HttpxSigner, retries: Retries | None) -> None:
         # ``object``: the check below is for callers without a type checker.
         if transport is None:
             transport = httpx.HTTPTransport()
@@ -387,6 +410,7 @@ class LatticeTransport(httpx.BaseTransport):
         self._core = core
         self._clock = core.policy.clock
         self._source = core.policy.source
+        self._retries = retries
 
     def __repr__(self) -> str:
         return (
@@ -396,37 +420,29 @@ class LatticeTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Sign ``request`` if the origin rule allows; send it through the inner transport."""
-        core = self._core
-        signed = core.decide(request) is None
-        prepared = core.prepare(request, signed)
-        if signed:
-            # As _sign does, inline: one call fewer per request.
-            now = self._clock.now()
-            source = self._source
-            credentials = source.peek(now) or source.get(now, credentials_timeout(request))
-            core.sign(request, prepared, credentials, now)
+        # The loop (body guard, clock-skew re-send, retries) is _resend's.
+        return _resend.send(request, self._send, self._sign, self._clock, self._retries)
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
         try:
-            response = self._transport.handle_request(request)
+            return self._transport.handle_request(request)
         except httpx.ConnectError as exc:
             typed = _not_resolved(request, exc)
             if typed is None:
                 raise
             raise typed from exc
-        # Only a 4xx can be Lattice refusing our clock; one re-send at most.
-        if (
-            signed
-            and 400 <= response.status_code < 500
-            and resend_for_skew(request, response, self._clock)
-        ):
-            self._sign(request, core.prepare(request, True))  # without the signature just sent
-            response = self._transport.handle_request(request)
-        return response
 
-    def _sign(self, request: httpx.Request, prepared: _Prepared) -> None:
-        now = self._clock.now()
-        source = self._source
-        credentials = source.peek(now) or source.get(now, credentials_timeout(request))
-        self._core.sign(request, prepared, credentials, now)
+    def _sign(self, request: httpx.Request) -> bool:
+        """Strip any previous signature; sign ``request`` now if the origin rule allows."""
+        core = self._core
+        signed = core.decide(request) is None
+        prepared = core.prepare(request, signed)
+        if signed:
+            now = self._clock.now()
+            source = self._source
+            credentials = source.peek(now) or source.get(now, credentials_timeout(request))
+            core.sign(request, prepared, credentials, now)
+        return signed
 
     def close(self) -> None:
         """Close the inner transport."""
@@ -467,6 +483,7 @@ class AsyncLatticeTransport(httpx.AsyncBaseTransport):
         signing_hosts: Iterable[str] = (),
         double_encode_path: bool = DOUBLE_ENCODE_PATH,
         clock: Callable[[], datetime] | None = None,
+        retries: RetriesLike = None,
     ) -> None:
         policy = _policy(
             with_role(
@@ -486,18 +503,21 @@ class AsyncLatticeTransport(httpx.AsyncBaseTransport):
             double_encode_path,
             clock,
         )
-        self._init(transport, _HttpxSigner(policy))
+        self._init(transport, _HttpxSigner(policy), _retries_from(retries))
 
     @classmethod
     def _sharing(
-        cls, transport: httpx.AsyncBaseTransport | None, core: _HttpxSigner
+        cls,
+        transport: httpx.AsyncBaseTransport | None,
+        core: _HttpxSigner,
+        retries: Retries | None = None,
     ) -> AsyncLatticeTransport:
         """A transport around ``transport`` that signs with an existing core (one per client)."""
         self = cls.__new__(cls)
-        self._init(transport, core)
+        self._init(transport, core, retries)
         return self
 
-    def _init(self, transport: object, core: _HttpxSigner) -> None:
+    def _init(self, transport: object, core: _HttpxSigner, retries: Retries | None) -> None:
         if transport is None:
             transport = httpx.AsyncHTTPTransport()
         elif not isinstance(transport, httpx.AsyncBaseTransport):
@@ -514,6 +534,7 @@ class AsyncLatticeTransport(httpx.AsyncBaseTransport):
         self._core = core
         self._clock = core.policy.clock
         self._source = core.policy.source
+        self._retries = retries
 
     def __repr__(self) -> str:
         return (
@@ -523,39 +544,46 @@ class AsyncLatticeTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Sign ``request`` if the origin rule allows; send it through the inner transport."""
-        core = self._core
-        signed = core.decide(request) is None
-        prepared = core.prepare(request, signed)
-        if signed:
-            # As _sign does, without a coroutine per request: only a refresh awaits.
-            now = self._clock.now()
-            credentials = self._source.peek(now) or await core.policy.acredentials(
-                now, credentials_timeout(request)
-            )
-            core.sign(request, prepared, credentials, now)
+        # The loop (body guard, clock-skew re-send, retries) is _resend's.
+        return await _resend.asend(
+            request, self._send, self._sign, self._clock, self._retries, sign_now=self._sign_now
+        )
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
         try:
-            response = await self._transport.handle_async_request(request)
+            return await self._transport.handle_async_request(request)
         except httpx.ConnectError as exc:
             typed = _not_resolved(request, exc)
             if typed is None:
                 raise
             raise typed from exc
-        # Only a 4xx can be Lattice refusing our clock; one re-send at most.
-        if (
-            signed
-            and 400 <= response.status_code < 500
-            and await aresend_for_skew(request, response, self._clock)
-        ):
-            await self._sign(request, core.prepare(request, True))
-            response = await self._transport.handle_async_request(request)
-        return response
 
-    async def _sign(self, request: httpx.Request, prepared: _Prepared) -> None:
+    def _sign_now(self, request: httpx.Request) -> bool | None:
+        """`_sign` without a coroutine when the credentials are in hand; None when not."""
+        core = self._core
+        signed = core.decide(request) is None
+        prepared = core.prepare(request, signed)
+        if not signed:
+            return False
         now = self._clock.now()
-        credentials = self._source.peek(now) or await self._core.policy.acredentials(
-            now, credentials_timeout(request)
-        )
-        self._core.sign(request, prepared, credentials, now)
+        credentials = self._source.peek(now)
+        if credentials is None:
+            return None  # a refresh is due: await _sign
+        core.sign(request, prepared, credentials, now)
+        return True
+
+    async def _sign(self, request: httpx.Request) -> bool:
+        """Strip any previous signature; sign ``request`` now if the origin rule allows."""
+        core = self._core
+        signed = core.decide(request) is None
+        prepared = core.prepare(request, signed)
+        if signed:
+            now = self._clock.now()
+            credentials = self._source.peek(now) or await core.policy.acredentials(
+                now, credentials_timeout(request)
+            )
+            core.sign(request, prepared, credentials, now)
+        return signed
 
     async def aclose(self) -> None:
         """Close the inner transport."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,12 +19,10 @@ from _lattice_answers import Receive, Scope, Send, denial
 from _servers import uvicorn_server
 
 import lattice_client
-from lattice_client._clock import (
-    MAX_OFFSET,
-    ClockSkew,
-    is_replayable,
-    should_retry_for_skew,
-)
+from lattice_client._clock import MAX_OFFSET, ClockSkew
+from lattice_client._httpx_resend import is_replayable
+from lattice_client._resend import learn_skew
+from lattice_client._responses import peek_body, signed_at_of
 
 UTC = timezone.utc
 CREDENTIALS = lattice_client.Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
@@ -86,6 +85,17 @@ def _sign(request: httpx.Request, now: datetime) -> None:
             region="us-west-2",
             now=now,
         )
+    )
+
+
+def should_retry_for_skew(response: httpx.Response, clock: ClockSkew) -> bool:
+    """What the send loop asks of a 4xx: does it say our clock is off (learning the offset)?"""
+    if not 400 <= response.status_code <= 499:
+        return False
+    body = peek_body(response)
+    signed_at = signed_at_of(response.request)
+    return learn_skew(
+        response.status_code, response.headers, body, signed_at=signed_at, clock=clock
     )
 
 
@@ -155,7 +165,7 @@ async def test_skewed_clock_succeeds_after_one_retry_async(server: str, skew: ti
 def test_non_replayable_body_gets_signature_expired_with_the_skew(
     server: str, skew: timedelta
 ) -> None:
-    """A generator body cannot be sent twice: the caller gets SignatureExpiredError and the skew."""
+    """A generator body cannot be sent twice: one error, both BodyNotReplayable and the expiry."""
 
     def body() -> Iterator[bytes]:
         yield b"once only"
@@ -168,10 +178,40 @@ def test_non_replayable_body_gets_signature_expired_with_the_skew(
     assert len(SENT) == 1
     error = caught.value
     assert isinstance(error, httpx.HTTPStatusError)
+    assert isinstance(error, lattice_client.BodyNotReplayableError)
+    assert error.reason == "clock skew"
+    assert "Pass the body as bytes" in str(error)
     assert error.skew is not None
     assert abs(error.skew + skew) < timedelta(seconds=5)
     assert error.response.text.startswith("InvalidSignatureException: Signature")
     assert "s ahead of Lattice's clock" in str(error) or "s behind Lattice's clock" in str(error)
+
+
+def test_seekable_file_body_is_rewound_for_the_resend(server: str, tmp_path: Path) -> None:
+    """A file the caller opened is rewound: the re-signed re-send carries it whole."""
+    path = tmp_path / "order.txt"
+    path.write_bytes(b"order from a file")
+    with _client(server, timedelta(minutes=10)) as client, path.open("rb") as file:
+        response = client.post("/upload", content=file)
+    assert response.status_code == 200
+    assert response.text == "signed in time: order from a file"
+    assert len(SENT) == 2
+
+
+@pytest.mark.parametrize("skew", SKEWS, ids=SKEW_IDS)
+def test_skew_is_corrected_once_with_retries_on(server: str, skew: timedelta) -> None:
+    """With retries= the clock-skew re-send still happens once, and is no retry attempt."""
+    with lattice_client.Client(
+        base_url=server,
+        credentials=CREDENTIALS,
+        region="us-west-2",
+        clock=lambda: datetime.now(UTC) + skew,
+        retries=lattice_client.Retries(backoff=0.01),
+    ) as client:
+        assert client.get("/orders").status_code == 200
+        assert len(SENT) == 2
+        assert client.get("/always-expired").status_code == 403
+    assert len(SENT) == 4
 
 
 @pytest.mark.anyio

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from lattice_client._credentials import Credentials, credentials_from_environ
 from lattice_client._exceptions import ConfigurationError, NoCredentialsError
+from lattice_client._resend import DEADLINE_EXTENSION
 
 from ._errors import DeadlineExceededError
 
@@ -250,6 +251,8 @@ def _bound_request(request: httpx.Request) -> None:
         phase: left if timeout.get(phase) is None else min(timeout[phase], left)
         for phase in _PHASES
     }
+    # Retries (when turned on) never wait past the invocation's deadline either.
+    request.extensions[DEADLINE_EXTENSION] = end
 
 
 async def _abound_request(request: httpx.Request) -> None:

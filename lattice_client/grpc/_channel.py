@@ -12,6 +12,7 @@ import grpc
 from lattice_client._credentials import CredentialsLike, with_role
 from lattice_client._exceptions import ConfigurationError
 from lattice_client._lattice import ANY_REGION, SIGNING_NAME
+from lattice_client._retries import RetriesLike, grpc_retry_policy, resolve
 
 from ._errors import map_error
 from ._interceptor import _MappedCall
@@ -199,8 +200,13 @@ def channel_signer(
     sigv4a: bool,
     region_set: str,
     service: str,
+    retries: RetriesLike = None,
 ) -> tuple[CallSigner, list[tuple[str, Any]]]:
-    """The signer for a channel to ``target``, and the options that send its authority."""
+    """The signer for a channel to ``target``, and the options that send its authority.
+
+    With ``retries``, the options also carry a service config whose
+    ``retryPolicy`` grpcio follows (see `with_retry_policy`).
+    """
     if (
         not isinstance(target, str)
         or not target
@@ -231,7 +237,39 @@ def channel_signer(
         region_set=region_set,
         service=service,
     )
-    return signer, with_default_authority(options, signer.authority)
+    return signer, with_retry_policy(with_default_authority(options, signer.authority), retries)
+
+
+def with_retry_policy(
+    options: list[tuple[str, Any]], retries: RetriesLike
+) -> list[tuple[str, Any]]:
+    """``options`` plus a ``grpc.service_config`` that retries every method as ``retries`` says.
+
+    grpcio's own retries (gRFC A6) run below the signing interceptor and re-send
+    the call's metadata, signature included; every attempt leaves within
+    ``Retries.total`` (at most 4 minutes) of the signing, so that signature is
+    valid on each. The call's deadline (``timeout=``) bounds all attempts.
+    """
+    config = resolve(retries)
+    if config is None or config.attempts < 2:
+        return options
+    names = {name for name, _ in options}
+    if "grpc.service_config" in names:
+        raise ConfigurationError(
+            "retries= and the channel option grpc.service_config both configure retries; "
+            "put a retryPolicy in your service config, or drop the option"
+        )
+    if any(name == "grpc.enable_retries" and not value for name, value in options):
+        raise ConfigurationError(
+            "retries= asks for retries and the channel option grpc.enable_retries=0 turns "
+            "them off; pass one of them"
+        )
+    import json
+
+    service_config = {
+        "methodConfig": [{"name": [{}], "retryPolicy": grpc_retry_policy(config)}],
+    }
+    return [*options, ("grpc.service_config", json.dumps(service_config))]
 
 
 def secure_channel(
@@ -251,6 +289,7 @@ def secure_channel(
     compression: grpc.Compression | None = None,
     interceptors: Sequence[Any] = (),
     service: str = SIGNING_NAME,
+    retries: RetriesLike = None,
 ) -> grpc.Channel:
     """A TLS channel to a Lattice service whose every call is signed.
 
@@ -280,6 +319,7 @@ def secure_channel(
         sigv4a=sigv4a,
         region_set=region_set,
         service=service,
+        retries=retries,
     )
     channel = grpc.secure_channel(
         target,
@@ -306,6 +346,7 @@ def insecure_channel(
     compression: grpc.Compression | None = None,
     interceptors: Sequence[Any] = (),
     service: str = SIGNING_NAME,
+    retries: RetriesLike = None,
 ) -> grpc.Channel:
     """A plaintext channel (for a Lattice HTTP listener) whose every call is signed.
 
@@ -327,6 +368,7 @@ def insecure_channel(
         sigv4a=sigv4a,
         region_set=region_set,
         service=service,
+        retries=retries,
     )
     channel = grpc.insecure_channel(target, options=merged, compression=compression)
     return _signed(channel, signer, interceptors)

@@ -14,6 +14,7 @@ import grpc.aio
 
 from lattice_client._credentials import CredentialsLike, with_role
 from lattice_client._lattice import ANY_REGION, SIGNING_NAME
+from lattice_client._retries import RetriesLike
 
 from ._aio import interceptors_for
 from ._aio_channel import SignedChannel
@@ -82,6 +83,7 @@ def secure_channel(
     compression: grpc.Compression | None = None,
     interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
     service: str = SIGNING_NAME,
+    retries: RetriesLike = None,
 ) -> grpc.aio.Channel:
     """A grpc.aio TLS channel to a Lattice service whose every call is signed.
 
@@ -104,6 +106,7 @@ def secure_channel(
         sigv4a=sigv4a,
         region_set=region_set,
         service=service,
+        retries=retries,
     )
     if interceptors:
         return grpc.aio.secure_channel(
@@ -138,6 +141,7 @@ def insecure_channel(
     compression: grpc.Compression | None = None,
     interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
     service: str = SIGNING_NAME,
+    retries: RetriesLike = None,
 ) -> grpc.aio.Channel:
     """A grpc.aio plaintext channel (for a Lattice HTTP listener) whose every call is signed.
 
@@ -158,6 +162,7 @@ def insecure_channel(
         sigv4a=sigv4a,
         region_set=region_set,
         service=service,
+        retries=retries,
     )
     if interceptors:
         return grpc.aio.insecure_channel(
