@@ -11,18 +11,18 @@ then removes and sets the headers the decision names. What is left for here:
   path, query and fields, in one pass over the fields: what
   ``SigningPolicy.decide`` does for a URL string, without parsing the URL again
   on every request (the adapters have it parsed, and cache origins);
-- the clock-skew decision for an answer given as status, headers and the start
-  of its body (`learn_skew`), so that every adapter re-sends on the same rule.
+- `retries_from`: the ``retries=`` option, loading the retry module only when
+  retries are turned on. (The clock-skew and retry decisions themselves are
+  `lattice_client._resend`'s, shared with the httpx transports.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from ._clock import ClockSkew
 from ._credentials import Credentials, CredentialsLike
-from ._exceptions import SignatureExpiredError
 from ._policy import (
     DEFAULT_PORTS,
     Origin,
@@ -33,7 +33,10 @@ from ._policy import (
 )
 from ._signing import SIGNER_HEADERS
 
-__all__ = ["decide", "learn_skew", "origin_for", "policy_from"]
+if TYPE_CHECKING:
+    from ._retries import Retries
+
+__all__ = ["decide", "origin_for", "policy_from", "retries_from"]
 
 _SIGNATURE_HEADER_NAMES = frozenset({"authorization", *SIGNER_HEADERS})
 # (scheme, authority as in the URL) -> its origin; a session talks to few. Bounded.
@@ -146,25 +149,10 @@ def policy_from(
     )
 
 
-def learn_skew(
-    status_code: int,
-    headers: Mapping[str, str] | Iterable[tuple[str, str]],
-    body: bytes,
-    *,
-    signed_at: datetime | None,
-    clock: ClockSkew,
-) -> bool:
-    """True when this answer says the signature expired and ``clock`` learned the offset.
+def retries_from(retries: object) -> Retries | None:
+    """The ``retries=`` option; the retry module loads only when retries are asked for."""
+    if retries is None or retries is False:
+        return None
+    from ._retries import resolve
 
-    Then a request whose body can be sent again is re-signed at ``clock.now()``
-    and sent once more; otherwise the caller raises the typed error.
-    """
-    if not 400 <= status_code <= 499:
-        return False
-    from ._answers import classify
-
-    classification = classify(status_code, headers, body, signed_at=signed_at)
-    if classification.error_class is not SignatureExpiredError:
-        return False
-    server_time = classification.server_time
-    return server_time is not None and clock.learn(server_time)
+    return resolve(retries)

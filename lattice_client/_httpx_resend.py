@@ -39,7 +39,14 @@ import httpx
 
 from ._clock import ClockSkew
 from ._exceptions import LatticeResponseError
-from ._resend import DEADLINE_EXTENSION, aresend, body_not_replayable, learn_skew, resend
+from ._resend import (
+    DEADLINE_EXTENSION,
+    aresend,
+    body_not_replayable,
+    learn_skew,
+    resend,
+    with_attempts,
+)
 
 if TYPE_CHECKING:
     from ._retries import Retries
@@ -278,10 +285,7 @@ async def _aanswer_error(
 
 
 def _counted(error: LatticeResponseError, attempts: int) -> LatticeResponseError:
-    error.attempts = attempts
-    if attempts > 1:
-        error.args = (f"{error.args[0]}\n(after {attempts} attempts)", *error.args[1:])
-    return error
+    return with_attempts(error, attempts)
 
 
 def _where(request: httpx.Request) -> str:

@@ -47,6 +47,7 @@ __all__ = [
     "log_retry",
     "parse_retry_after",
     "resend",
+    "with_attempts",
 ]
 
 R = TypeVar("R")
@@ -259,6 +260,17 @@ def _note_attempts(error: Exception, count: int) -> None:
         add_note(f"lattice_client: gave up after {count} attempts")
 
 
+E = TypeVar("E", bound=LatticeResponseError)
+
+
+def with_attempts(error: E, attempts: int) -> E:
+    """``error`` (an answer's typed error) saying how many attempts were made."""
+    error.attempts = attempts
+    if attempts > 1:
+        error.args = (f"{error.args[0]}\n(after {attempts} attempts)", *error.args[1:])
+    return error
+
+
 async def _asleep(seconds: float) -> None:
     import anyio  # httpx's own dependency; loaded only when a retry waits
 
@@ -359,6 +371,8 @@ def learn_skew(
 
     ``body`` is the start of the answer's body (at most 64 KiB is looked at).
     """
+    if not 400 <= status <= 499:
+        return False
     from ._answers import classify
 
     classification = classify(status, headers, body, signed_at=signed_at)
@@ -400,7 +414,9 @@ def body_not_replayable(
         error.reason = reason
         return error
     flavour = _WITH_ANSWER.get(type(answer)) or _with_answer(type(answer))
-    combined = flavour.__new__(flavour)
+    # The answer's own layout: requests' flavours are OSErrors, which
+    # BodyNotReplayableError's RuntimeError.__new__ would refuse to build.
+    combined = type(answer).__new__(flavour)
     combined.__dict__.update(answer.__dict__)
     combined.args = (f"{answer}\n{message}",)
     combined.reason = reason

@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._exceptions import MissingDependencyError
 
@@ -31,10 +31,13 @@ try:
 except ImportError:
     raise MissingDependencyError("aiohttp signing", extra="aiohttp", module="aiohttp") from None
 
-from ._adapter import decide, learn_skew, origin_for, policy_from
+from ._adapter import decide, origin_for, policy_from, retries_from
 from ._credentials import CredentialsLike, with_role
 from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME
 from ._policy import Origin, origin_of
+
+if TYPE_CHECKING:
+    from ._retries import RetriesLike
 
 __all__ = ["ClientSession", "SigningMiddleware", "araise_for_status", "raise_for_status"]
 
@@ -74,10 +77,19 @@ class SigningMiddleware:
     When Lattice answers that a signature expired or is not yet valid, the
     offset to its ``Date`` is learned (up to 15 minutes) and the request is
     re-signed and sent once more if its body can be sent again; a streamed body
-    (an async generator) raises `SignatureExpiredError` instead.
+    (an async generator) raises `BodyNotReplayableError` (also a
+    `SignatureExpiredError`) instead.
+
+    ``retries`` (a `lattice_client.Retries`, or True for its defaults; default
+    None: off) sends again, re-signed, after a failed connect, a reset before
+    the answer and Lattice's transient answers (429, 502, 503, 504), for the
+    idempotent methods (``Retries.methods``), within ``Retries.total`` and the
+    session's ``ClientTimeout.total``; when the attempts run out the last
+    answer's typed error is raised with ``attempts`` set. A body that cannot be
+    sent again raises `BodyNotReplayableError` instead. See docs/retries.md.
     """
 
-    __slots__ = ("_policy",)
+    __slots__ = ("_policy", "_retries")
 
     def __init__(
         self,
@@ -95,7 +107,9 @@ class SigningMiddleware:
         strict_origins: bool = False,
         double_encode_path: bool = DOUBLE_ENCODE_PATH,
         clock: Callable[[], datetime] | None = None,
+        retries: RetriesLike = None,
     ) -> None:
+        self._retries = retries_from(retries)
         self._policy = policy_from(
             credentials=with_role(
                 credentials,
@@ -131,33 +145,45 @@ class SigningMiddleware:
             _next_hop.set(None)
             if expected[1] == origin_for(url.scheme, url.raw_authority):  # the redirect's hop
                 chain_origin = expected[0]
-        reason = await self._sign(request, chain_origin)
-        response: aiohttp.ClientResponse = await handler(request)
-        status = response.status
-        if status >= 400:  # for the typed errors: an unsigned request's answer names why
-            unsigned_reasons[response] = reason
-        if status in _REDIRECTS:
+        if self._retries is not None:
+            response = await self._resend(request, handler, chain_origin, None)
+        else:
+            reason = await self._sign(request, chain_origin)
+            response = await handler(request)
+            status = response.status
+            if status >= 400:  # for the typed errors: an unsigned request's answer names why
+                unsigned_reasons[response] = reason
+            # Only a 4xx can be Lattice refusing our clock: then the loop takes over.
+            if reason is None and 400 <= status < 500:
+                response = await self._resend(request, handler, chain_origin, response)
+        if response.status in _REDIRECTS:
             _expect_hop(url, response, chain_origin or origin_for(url.scheme, url.raw_authority))
-        if reason is not None or not 400 <= status < 500:
-            return response
-        # Only a 4xx can be Lattice refusing our clock; one re-send at most.
-        from ._aiohttp_errors import apeek_body, error_for, signed_at_of
+        return response
 
-        body = await apeek_body(response)
-        if not learn_skew(
-            status,
-            response.headers.items(),
-            body,
-            signed_at=signed_at_of(request.headers),
-            clock=self._policy.clock,
-        ):
+    async def _resend(
+        self,
+        request: aiohttp.ClientRequest,
+        handler: Callable[[aiohttp.ClientRequest], Any],
+        chain_origin: Origin | None,
+        first: aiohttp.ClientResponse | None,
+    ) -> aiohttp.ClientResponse:
+        """The send loop (`_resend.aresend`): clock-skew re-send and, when on, retries."""
+        from ._aiohttp_resend import asend
+
+        reason: str | None = None
+
+        async def sign() -> bool:
+            nonlocal reason
+            reason = await self._sign(request, chain_origin)
+            return reason is None
+
+        async def send(request: aiohttp.ClientRequest) -> aiohttp.ClientResponse:
+            response: aiohttp.ClientResponse = await handler(request)
+            if response.status >= 400:
+                unsigned_reasons[response] = reason
             return response
-        if not _replayable(request):
-            raise error_for(response, body)  # an expiry answer: SignatureExpiredError
-        response.release()
-        await self._sign(request, chain_origin)
-        resent: aiohttp.ClientResponse = await handler(request)
-        return resent
+
+        return await asend(request, send, sign, self._policy.clock, self._retries, first)
 
     async def _sign(
         self, request: aiohttp.ClientRequest, chain_origin: Origin | None
@@ -228,6 +254,7 @@ def ClientSession(
     strict_origins: bool = False,
     double_encode_path: bool = DOUBLE_ENCODE_PATH,
     clock: Callable[[], datetime] | None = None,
+    retries: RetriesLike = None,
     middlewares: Sequence[Any] = (),
     **session_options: Any,
 ) -> aiohttp.ClientSession:
@@ -235,7 +262,8 @@ def ClientSession(
 
     Takes `SigningMiddleware`'s options and every ``aiohttp.ClientSession``
     option. Your ``middlewares`` run before the signer, so a retry of theirs is
-    signed afresh. As with `lattice_client.Client`, the origin of ``base_url`` is
+    signed afresh (or pass ``retries=``: the signer retries, signing each
+    attempt). As with `lattice_client.Client`, the origin of ``base_url`` is
     added to ``signing_origins``. (A function rather than a subclass: aiohttp
     discourages subclassing ``ClientSession``.)
     """
@@ -253,6 +281,7 @@ def ClientSession(
         strict_origins=strict_origins,
         double_encode_path=double_encode_path,
         clock=clock,
+        retries=retries,
     )
     if base_url is not None:
         signer._policy.allow_origin(origin_of(str(base_url)))

@@ -5,11 +5,14 @@ Needs the extra ``requests`` (``pip install 'vpc-lattice-client[requests]'``).
 `LatticeAdapter` is a ``requests.adapters.HTTPAdapter`` that signs in ``send``:
 requests calls ``send`` once for the request and once per redirect hop, so each
 hop is signed anew with a fresh timestamp (a ``requests.auth.AuthBase`` runs
-once, before redirects). urllib3's own retries inside one ``send`` re-send the
-same signature, which stays valid for minutes. It signs exactly what urllib3
-puts on the wire: the target as urllib3 encodes it, the Host http.client sends,
-the header fields as given, never ``user-agent``, ``connection``... The body is
-never read: Lattice takes ``UNSIGNED-PAYLOAD``, so generators and files stream.
+once, before redirects). With ``retries=`` (a `lattice_client.Retries`) the
+adapter retries in ``send`` itself, through the loop the httpx transports run
+(`lattice_client._resend`), signing each attempt anew; urllib3's own retries
+(``max_retries=``) would re-send the first signature and know no total bound.
+It signs exactly what urllib3 puts on the wire: the target as urllib3 encodes
+it, the Host http.client sends, the header fields as given, never
+``user-agent``, ``connection``... The body is never read: Lattice takes
+``UNSIGNED-PAYLOAD``, so generators and files stream.
 
 Each request you send is signed for its own origin; a redirect hop only when it
 stays there or goes to an origin in ``signing_origins`` (the origin rule of
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._exceptions import MissingDependencyError
 
@@ -37,10 +40,14 @@ from urllib.parse import urlsplit
 from requests.structures import CaseInsensitiveDict
 from urllib3.util.url import parse_url
 
-from ._adapter import decide, learn_skew, origin_for, policy_from
+from ._adapter import decide, origin_for, policy_from, retries_from
 from ._credentials import CredentialsLike, with_role
+from ._exceptions import ConfigurationError
 from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME
 from ._policy import Origin
+
+if TYPE_CHECKING:
+    from ._retries import RetriesLike
 
 __all__ = ["LatticeAdapter", "Session", "raise_for_status"]
 
@@ -69,7 +76,16 @@ class LatticeAdapter(requests.adapters.HTTPAdapter):
     When Lattice answers that a signature expired or is not yet valid, the
     offset to its ``Date`` is learned (up to 15 minutes) and the request is
     re-signed and sent once more if its body can be sent again (none, bytes, str,
-    a seekable file); a generator body raises `SignatureExpiredError` instead.
+    a seekable file); a generator body raises `BodyNotReplayableError` (also a
+    `SignatureExpiredError`) instead.
+
+    ``retries`` (a `lattice_client.Retries`, or True for its defaults; default
+    None: off) sends again, re-signed, after a failed connect, a reset before
+    the answer and Lattice's transient answers (429, 502, 503, 504), for the
+    idempotent methods (``Retries.methods``); when the attempts run out the last
+    answer's typed error is raised with ``attempts`` set. A body that cannot be
+    sent again raises `BodyNotReplayableError` instead. Not together with
+    ``max_retries`` (urllib3's retries). See docs/retries.md.
     """
 
     def __init__(
@@ -88,8 +104,15 @@ class LatticeAdapter(requests.adapters.HTTPAdapter):
         strict_origins: bool = False,
         double_encode_path: bool = DOUBLE_ENCODE_PATH,
         clock: Callable[[], datetime] | None = None,
+        retries: RetriesLike = None,
         **adapter_options: Any,
     ) -> None:
+        self._retries = retries_from(retries)
+        if self._retries is not None and adapter_options.get("max_retries"):
+            raise ConfigurationError(
+                "pass retries= (signs each attempt anew) or max_retries= (urllib3's "
+                "retries), not both"
+            )
         self._policy = policy_from(
             credentials=with_role(
                 credentials,
@@ -123,26 +146,28 @@ class LatticeAdapter(requests.adapters.HTTPAdapter):
         proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """Sign ``request`` if the origin rule allows, then send it as ``HTTPAdapter`` does."""
-        signed = self._sign(request, proxies)
-        response = super().send(request, stream, timeout, verify, cert, proxies)
-        if not signed or not 400 <= response.status_code < 500:
-            return response
-        # Only a 4xx can be Lattice refusing our clock; one re-send at most.
-        from ._requests_errors import peek_body, raise_for_status, signed_at_of
+        retries = self._retries
+        if retries is None:
+            signed = self._sign(request, proxies)
+            response = super().send(request, stream, timeout, verify, cert, proxies)
+            # Only a 4xx can be Lattice refusing our clock: then the loop takes over.
+            if not signed or not 400 <= response.status_code < 500:
+                return response
+        else:
+            response = None
+        from ._requests_resend import send
 
-        if not learn_skew(
-            response.status_code,
-            response.headers.items(),
-            peek_body(response),
-            signed_at=signed_at_of(request),
-            clock=self._policy.clock,
-        ):
-            return response
-        if not _rewind(request):
-            raise_for_status(response)  # an expiry answer: raises SignatureExpiredError
-        response.close()
-        self._sign(request, proxies)
-        return super().send(request, stream, timeout, verify, cert, proxies)
+        def transport() -> requests.Response:
+            return super(LatticeAdapter, self).send(request, stream, timeout, verify, cert, proxies)
+
+        return send(
+            request,
+            transport,
+            lambda: self._sign(request, proxies),
+            self._policy.clock,
+            retries,
+            response,
+        )
 
     def _sign(self, request: requests.PreparedRequest, proxies: Mapping[str, str] | None) -> bool:
         """Apply the policy's decision to ``request`` as urllib3 will send it; True if signed."""
@@ -264,6 +289,7 @@ class Session(requests.Session):
         strict_origins: bool = False,
         double_encode_path: bool = DOUBLE_ENCODE_PATH,
         clock: Callable[[], datetime] | None = None,
+        retries: RetriesLike = None,
         **adapter_options: Any,
     ) -> None:
         super().__init__()
@@ -281,6 +307,7 @@ class Session(requests.Session):
             strict_origins=strict_origins,
             double_encode_path=double_encode_path,
             clock=clock,
+            retries=retries,
             **adapter_options,
         )
         self.mount("https://", adapter)
