@@ -140,7 +140,7 @@ def test_requests_total_bound_stops_with_the_attempt_count(server: FaultServer) 
     assert error.attempts == len(server.received) > 3
     assert f"after {error.attempts} attempts" in str(error)
     assert isinstance(error, requests.HTTPError)
-    assert error.response.status_code == 503  # type: ignore[attr-defined]
+    assert error.response.status_code == 503
     assert all(seen.verified for seen in server.received)
 
 
