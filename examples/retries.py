@@ -11,7 +11,9 @@ then 200. Then it shows, with the sync and the async client:
 - a GET that succeeds on its third attempt, each attempt signed anew;
 - a POST, not retried unless ``methods=`` allows it;
 - a generator body, which is never sent twice: one typed error instead;
-- a file body on a 307 redirect, rewound and sent whole again.
+- a file body on a 307 redirect, rewound and sent whole again;
+- the same retries on a requests ``Session`` and an aiohttp ``ClientSession``
+  (the extras ``requests`` and ``aiohttp``).
 """
 
 from __future__ import annotations
@@ -156,8 +158,39 @@ def main() -> None:
             assert response.json()["attempt"] == 3
 
     asyncio.run(call_async())
+    requests_and_aiohttp(base_url)
     server.shutdown()
     server.server_close()
+
+
+def requests_and_aiohttp(base_url: str) -> None:
+    """The same Retries on the requests and aiohttp adapters: one meaning on every stack."""
+    import lattice_client.aiohttp
+    import lattice_client.requests
+
+    with lattice_client.requests.Session(
+        credentials=CREDENTIALS, region=REGION, retries=RETRIES
+    ) as session:
+        response = session.get(f"{base_url}/requests/orders", timeout=10)
+        print("requests GET           ", response.status_code, response.json())
+        assert response.json()["attempt"] == 3
+        try:
+            session.put(f"{base_url}/requests/stream", data=generated(), timeout=10)
+        except lattice_client.BodyNotReplayableError as error:
+            print("requests generator body", type(error).__name__, error.reason)
+
+    async def call_aiohttp() -> None:
+        async with (
+            lattice_client.aiohttp.ClientSession(
+                credentials=CREDENTIALS, region=REGION, retries=RETRIES
+            ) as session,
+            session.get(f"{base_url}/aiohttp/orders") as response,
+        ):
+            body = json.loads(await response.read())
+            print("aiohttp GET            ", response.status, body)
+            assert body["attempt"] == 3
+
+    asyncio.run(call_aiohttp())
 
 
 if __name__ == "__main__":
