@@ -15,10 +15,10 @@ same thing on every stack:
   ``Retry-After`` answer is honoured as long as it fits in what is left of
   ``total``.
 
-This module only describes; `_resend` decides and sends. `urllib3_retry` and
-`grpc_retry_policy` translate the object for the stacks whose own retry
-machinery we use (requests through urllib3, gRPC through grpcio's service
-config). Nothing here imports an HTTP library until a translation is asked for.
+This module only describes; `_resend` decides and sends (for httpx, requests
+and aiohttp). `grpc_retry_policy` translates the object for gRPC, whose own
+retry machinery we use (grpcio's service config); `urllib3_retry` for a
+urllib3 pool. Nothing here imports an HTTP library until a translation is asked for.
 """
 
 from __future__ import annotations
@@ -181,7 +181,11 @@ def _statuses(statuses: Iterable[int]) -> frozenset[int]:
 
 
 def urllib3_retry(retries: Retries, *, replayable: bool = True) -> Retry:
-    """A ``urllib3.util.Retry`` that retries as ``retries`` says, for a requests adapter.
+    """A ``urllib3.util.Retry`` that retries as closely as urllib3 can to what ``retries`` says.
+
+    Not used by `lattice_client.requests.LatticeAdapter`, which runs the shared
+    loop (`_resend.resend`) instead: urllib3 cannot re-sign an attempt, bound
+    the total time or use full jitter. Kept for a urllib3 pool below the signer.
 
     ``replayable=False`` is for a request whose body cannot be sent again (a
     generator, an iterator, a file that cannot seek): only failed connects are
