@@ -17,8 +17,8 @@ same thing on every stack:
 
 This module only describes; `_resend` decides and sends (for httpx, requests
 and aiohttp). `grpc_retry_policy` translates the object for gRPC, whose own
-retry machinery we use (grpcio's service config); `urllib3_retry` for a
-urllib3 pool. Nothing here imports an HTTP library until a translation is asked for.
+retry machinery we use (grpcio's service config). Nothing here imports an HTTP
+library.
 """
 
 from __future__ import annotations
@@ -26,13 +26,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._exceptions import ConfigurationError
 from ._lattice import SIGNATURE_VALIDITY_SECONDS, TRANSIENT_STATUSES
-
-if TYPE_CHECKING:
-    from urllib3.util.retry import Retry
 
 __all__ = [
     "IDEMPOTENT_METHODS",
@@ -41,7 +38,6 @@ __all__ = [
     "RetriesLike",
     "grpc_retry_policy",
     "resolve",
-    "urllib3_retry",
 ]
 
 # RFC 9110 section 9.2.2, without TRACE (never useful against Lattice).
@@ -178,59 +174,6 @@ def _statuses(statuses: Iterable[int]) -> frozenset[int]:
             )
         result.add(status)
     return frozenset(result)
-
-
-def urllib3_retry(retries: Retries, *, replayable: bool = True) -> Retry:
-    """A ``urllib3.util.Retry`` that retries as closely as urllib3 can to what ``retries`` says.
-
-    Not used by `lattice_client.requests.LatticeAdapter`, which runs the shared
-    loop (`_resend.resend`) instead: urllib3 cannot re-sign an attempt, bound
-    the total time or use full jitter. Kept for a urllib3 pool below the signer.
-
-    ``replayable=False`` is for a request whose body cannot be sent again (a
-    generator, an iterator, a file that cannot seek): only failed connects are
-    retried, which sent nothing; urllib3 would re-send such a body empty. The
-    adapter then raises `BodyNotReplayableError` for a transient answer.
-
-    Mounted on a ``requests.adapters.HTTPAdapter`` (``max_retries=``), urllib3
-    re-sends below the signer, with the first attempt's signature: ``total`` is
-    at most 4 minutes, so every attempt leaves while that signature is valid.
-    urllib3's backoff is not full jitter: it waits ``backoff * 2**(retry - 1)``
-    plus a random jitter of up to the same amount, capped at ``max_backoff``;
-    ``Retry-After`` is honoured. urllib3 has no bound on total time; the
-    adapter's timeout bounds each attempt. A streamed body is refused by the
-    adapter (it cannot be rewound by urllib3): see `_resend.body_not_replayable`.
-    Exhausted retries raise ``requests.exceptions.RetryError`` in requests
-    unless ``raise_on_status`` is False, which is what we ask for: the last
-    answer is returned, and the adapter raises its typed error with the count.
-    """
-    from urllib3.util.retry import Retry
-
-    retries_after_first = retries.attempts - 1
-    options: dict[str, Any] = {
-        "total": retries_after_first,
-        # A failed connect sent nothing: retried for every method.
-        "connect": retries_after_first,
-        # A reset while waiting for the response: the request may have been
-        # processed, so only for the allowed methods (urllib3 checks "read"
-        # errors against allowed_methods).
-        "read": retries_after_first if replayable else 0,
-        "status": retries_after_first if replayable else 0,
-        "other": 0,
-        "redirect": None,
-        "allowed_methods": retries.methods,
-        "status_forcelist": retries.statuses,
-        "backoff_factor": retries.backoff,
-        "backoff_max": retries.max_backoff,
-        "respect_retry_after_header": True,
-        "raise_on_status": False,
-        "raise_on_redirect": False,
-    }
-    if "backoff_jitter" in Retry.__init__.__code__.co_varnames:  # urllib3 >= 2
-        options["backoff_jitter"] = retries.backoff
-    else:  # urllib3 1.26 has neither jitter nor backoff_max
-        del options["backoff_max"]
-    return Retry(**options)
 
 
 def grpc_retry_policy(retries: Retries, *, statuses: Iterable[str] = ()) -> dict[str, Any]:

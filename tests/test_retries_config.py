@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import pytest
-from _faults import FaultServer, fault_server
-from _servers import CREDENTIALS, REGION
 
-import lattice_client
 from lattice_client import ConfigurationError, Retries
 from lattice_client._resend import Attempts, parse_retry_after
-from lattice_client._retries import MAX_TOTAL, grpc_retry_policy, resolve, urllib3_retry
+from lattice_client._retries import MAX_TOTAL, grpc_retry_policy, resolve
 
 
 class FakeClock:
@@ -148,79 +144,6 @@ def test_retry_after_in_seconds_or_as_an_http_date() -> None:
 
 
 # -- urllib3 (for requests) -------------------------------------------------------------------
-
-
-def test_urllib3_retry_says_what_retries_says() -> None:
-    """The Retry for a requests adapter: same counts, methods, statuses, Retry-After, no raise."""
-    retry = urllib3_retry(Retries(attempts=4, methods={"GET", "POST"}, backoff=0.25))
-    assert retry.total == 3
-    assert retry.connect == 3
-    assert retry.status == 3
-    assert retry.allowed_methods == frozenset({"GET", "POST"})
-    assert retry.status_forcelist == frozenset({429, 502, 503, 504})
-    assert retry.backoff_factor == 0.25
-    assert retry.respect_retry_after_header
-    assert not retry.raise_on_status
-
-
-def test_urllib3_retry_for_a_body_that_cannot_be_sent_again_retries_connects_only() -> None:
-    retry = urllib3_retry(Retries(), replayable=False)
-    assert (retry.connect, retry.read, retry.status) == (4, 0, 0)
-
-
-@pytest.fixture(scope="module")
-def faults() -> Iterator[FaultServer]:
-    with fault_server() as server:
-        yield server
-
-
-def _signed_headers(method: str, url: str) -> dict[str, str]:
-    return lattice_client.sign(method, url, {}, credentials=CREDENTIALS, region=REGION)
-
-
-def test_urllib3_retries_503s_with_one_signature_valid_on_every_attempt(
-    faults: FaultServer,
-) -> None:
-    """urllib3 re-sends the same signed head: within seconds it verifies every time."""
-    import urllib3
-
-    faults.reset(503, "reset")
-    url = f"{faults.url}/orders"
-    with urllib3.PoolManager(retries=urllib3_retry(Retries(backoff=0.01))) as pool:
-        response = pool.request("GET", url, headers=_signed_headers("GET", url))
-    assert response.status == 200
-    assert len(faults.received) == 3
-    assert all(seen.verified for seen in faults.received)
-
-
-def test_urllib3_never_resends_a_generator_body(faults: FaultServer) -> None:
-    """With replayable=False a 503 after a streamed body comes back after one attempt."""
-    import urllib3
-
-    def body() -> Iterator[bytes]:
-        yield b"streamed once"
-
-    faults.reset(503)
-    url = f"{faults.url}/upload"
-    retry = urllib3_retry(Retries(backoff=0.01), replayable=False)
-    with urllib3.PoolManager(retries=retry) as pool:
-        response = pool.request("PUT", url, body=body(), headers=_signed_headers("PUT", url))
-    assert response.status == 503
-    assert [seen.body for seen in faults.received] == [b"streamed once"]
-
-
-def test_urllib3_does_not_retry_a_post_by_default(faults: FaultServer) -> None:
-    import urllib3
-
-    faults.reset(503)
-    url = f"{faults.url}/orders"
-    with urllib3.PoolManager(retries=urllib3_retry(Retries(backoff=0.01))) as pool:
-        response = pool.request("POST", url, body=b"x", headers=_signed_headers("POST", url))
-    assert response.status == 503
-    assert len(faults.received) == 1
-
-
-# -- gRPC ---------------------------------------------------------------------------------------
 
 
 def test_grpc_retry_policy_from_retries() -> None:
