@@ -19,15 +19,14 @@ from urllib.request import getproxies
 
 import httpx
 
-from ._credentials import CredentialsLike, with_role
+from ._credentials import CredentialsLike
 from ._exceptions import ConfigurationError
 from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME
-from ._policy import SigningPolicy
+from ._policy import SigningPolicy, policy_from_options
 from ._transports import (
     AsyncLatticeTransport,
     LatticeTransport,
     _HttpxSigner,
-    _policy,
     _retries_from,
 )
 from ._validate import typed_request_error, typed_request_errors
@@ -95,23 +94,21 @@ class Client(httpx.Client):
         **kwargs: Any,
     ) -> None:
         retry = _retries_from(retries)
-        policy = _policy(
-            with_role(
-                credentials,
-                role_arn=role_arn,
-                role_session_name=role_session_name,
-                external_id=external_id,
-                duration=duration,
-            ),
-            region,
-            service,
-            sigv4a,
-            region_set,
-            signing_origins,
-            signing_hosts,
-            strict_origins,
-            double_encode_path,
-            clock,
+        policy = policy_from_options(
+            credentials=credentials,
+            role_arn=role_arn,
+            role_session_name=role_session_name,
+            external_id=external_id,
+            duration=duration,
+            region=region,
+            service=service,
+            sigv4a=sigv4a,
+            region_set=region_set,
+            signing_origins=signing_origins,
+            strict_origins=strict_origins,
+            signing_hosts=signing_hosts,
+            double_encode_path=double_encode_path,
+            clock=clock,
         )
         _allow_base_url(policy, kwargs.get("base_url"))
         core = _HttpxSigner(policy)
@@ -176,23 +173,21 @@ class AsyncClient(httpx.AsyncClient):
         **kwargs: Any,
     ) -> None:
         retry = _retries_from(retries)
-        policy = _policy(
-            with_role(
-                credentials,
-                role_arn=role_arn,
-                role_session_name=role_session_name,
-                external_id=external_id,
-                duration=duration,
-            ),
-            region,
-            service,
-            sigv4a,
-            region_set,
-            signing_origins,
-            signing_hosts,
-            strict_origins,
-            double_encode_path,
-            clock,
+        policy = policy_from_options(
+            credentials=credentials,
+            role_arn=role_arn,
+            role_session_name=role_session_name,
+            external_id=external_id,
+            duration=duration,
+            region=region,
+            service=service,
+            sigv4a=sigv4a,
+            region_set=region_set,
+            signing_origins=signing_origins,
+            strict_origins=strict_origins,
+            signing_hosts=signing_hosts,
+            double_encode_path=double_encode_path,
+            clock=clock,
         )
         _allow_base_url(policy, kwargs.get("base_url"))
         core = _HttpxSigner(policy)

@@ -35,12 +35,18 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ._clock import ClockSkew
-from ._credentials import Credentials, CredentialsLike, CredentialsSource, fetch_timed_out
+from ._credentials import (
+    Credentials,
+    CredentialsLike,
+    CredentialsSource,
+    fetch_timed_out,
+    with_role,
+)
 from ._exceptions import ConfigurationError, NoRegionError
 from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME, region_from_host
 from ._origins import (
@@ -77,12 +83,16 @@ __all__ = [
     "host_header",
     "idna_host",
     "origin_of",
+    "policy_from_options",
     "resolve_region",
 ]
 
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z0-9]+)+-\d+")
 _SERVICE = re.compile(r"[a-z0-9][a-z0-9-]*")
 _SIGNATURE_HEADER_NAMES = frozenset({"authorization", *SIGNER_HEADERS})
+# The decisions for requests signed in the current second (see `decide_parts`). Bounded.
+_DECISIONS: dict[tuple[object, ...], SigningDecision] = {}
+_CACHE_SIZE = 256
 
 
 # -- the region rule -----------------------------------------------------------------------
@@ -423,32 +433,76 @@ class SigningPolicy:
         this is a later hop, else None. The time and credentials default to
         `now` and `credentials`.
         """
-        fields, names = _fields(headers)
         parts = urlsplit(url)
-        origin = origin_of(url)
+        fields = headers.items() if isinstance(headers, Mapping) else headers
+        return self.decide_parts(
+            method,
+            origin_of(url),
+            parts.path,
+            parts.query,
+            fields,
+            chain_origin,
+            now=now,
+            credentials=credentials,
+        )
+
+    def decide_parts(
+        self,
+        method: str,
+        origin: Origin,
+        path: str,
+        query: str,
+        fields: Iterable[tuple[str, str]],
+        chain_origin: Origin | None,
+        *,
+        now: datetime | None = None,
+        credentials: Credentials | None = None,
+    ) -> SigningDecision:
+        """`decide` for a request already split into origin, raw path, query and fields.
+
+        What the requests and aiohttp adapters call: they have the URL parsed (and
+        its origin cached), so nothing is parsed again per request. A request the
+        origin rule refuses loses ``authorization`` and every ``x-amz-*`` header; a
+        signed one loses only stale signature headers and gets new ones, for its
+        Host field (else the origin's Host).
+        """
         reason = self.refusal(origin, chain_origin)
+        stale: list[str] = []
+        kept: list[tuple[str, str]] = []
+        host = None
+        for name, value in fields:
+            lower = name.lower()
+            if lower == "authorization" or lower.startswith("x-amz-"):
+                if reason is not None or lower in _SIGNATURE_HEADER_NAMES:
+                    stale.append(name)
+                    continue
+            elif lower == "host":
+                host = value
+            kept.append((name, value))
         if reason is not None:
-            stale = tuple(
-                name
-                for name in names
-                if name.lower() == "authorization" or name.lower().startswith("x-amz-")
-            )
-            return SigningDecision({}, stale, reason)
-        stale = tuple(name for name in names if name.lower() in _SIGNATURE_HEADER_NAMES)
-        kept = [
-            (name, value) for name, value in fields if name.lower() not in _SIGNATURE_HEADER_NAMES
-        ]
-        host = next((value for name, value in kept if name.lower() == "host"), None)
+            return SigningDecision({}, tuple(stale), reason)
         if host is None:
             host = host_header(origin)
         if now is None:
             now = self.now()
         if credentials is None:
             credentials = self.credentials(now)
-        added = self.sign_parts(
-            method, host, parts.path or "/", parts.query, kept, credentials, now
-        )
-        return SigningDecision(SigningHeaders(added), stale, None)
+        # A signature covers x-amz-date, whose resolution is one second: the same request
+        # signed again within that second gets the very same headers, so they are kept
+        # (as the gRPC signer does) rather than computed again. The key holds the
+        # credentials object itself, in this process's memory only, as the signer's
+        # own caches do.
+        key = (self, method, host, path, query, tuple(kept), credentials, int(now.timestamp()))
+        decision = _DECISIONS.get(key)
+        if decision is None:
+            added = self.sign_parts(method, host, path or "/", query, kept, credentials, now)
+            decision = SigningDecision(SigningHeaders(added), (), None)
+            if len(_DECISIONS) >= _CACHE_SIZE:
+                _DECISIONS.clear()
+            _DECISIONS[key] = decision
+        if stale:
+            return SigningDecision(decision.headers, tuple(stale), None)
+        return decision
 
     async def adecide(
         self,
@@ -466,11 +520,49 @@ class SigningPolicy:
         return self.decide(method, url, headers, chain_origin, now=now, credentials=credentials)
 
 
-def _fields(
-    headers: Iterable[tuple[str, str]] | Mapping[str, str],
-) -> tuple[list[tuple[str, str]], list[str]]:
-    items = list(headers.items() if isinstance(headers, Mapping) else headers)
-    return items, [name for name, _ in items]
+def policy_from_options(
+    *,
+    credentials: CredentialsLike,
+    role_arn: str | None,
+    role_session_name: str | None,
+    external_id: str | None,
+    duration: timedelta | int | None,
+    region: str | None,
+    service: str,
+    sigv4a: bool,
+    region_set: str,
+    signing_origins: Iterable[str],
+    strict_origins: bool,
+    signing_hosts: Iterable[str],
+    double_encode_path: bool,
+    clock: Callable[[], datetime] | None,
+) -> SigningPolicy:
+    """The policy a public constructor's signing options describe.
+
+    Every adapter (httpx transports and clients, requests, aiohttp) builds its
+    policy here; ``signing_hosts`` is the older spelling of ``signing_origins``.
+    """
+    credentials = with_role(
+        credentials,
+        role_arn=role_arn,
+        role_session_name=role_session_name,
+        external_id=external_id,
+        duration=duration,
+    )
+    origins = check_origin_entries(signing_origins)
+    hosts = check_origin_entries(signing_hosts, "signing_hosts")
+    policy = SigningPolicy(
+        credentials=credentials,
+        region=region,
+        service=service,
+        sigv4a=sigv4a,
+        region_set=region_set,
+        strict_origins=strict_origins,
+        double_encode_path=double_encode_path,
+        clock=clock,
+    )
+    policy.add_entries([*origins, *hosts])
+    return policy
 
 
 # -- a credentials refresh shared by concurrent async requests -----------------------------

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Final
 import httpx
 
 from . import _httpx_resend as _resend
-from ._credentials import Credentials, CredentialsLike, with_role
+from ._credentials import Credentials, CredentialsLike
 from ._exceptions import ConfigurationError, ServiceNameNotResolvedError
 from ._lattice import (
     ANY_REGION,
@@ -41,7 +41,7 @@ from ._policy import (
     NOT_LISTED,
     Origin,
     SigningPolicy,
-    check_origin_entries,
+    policy_from_options,
 )
 from ._signing import SIGNER_HEADERS, sign_request
 
@@ -303,35 +303,6 @@ def _retries_from(retries: object) -> Retries | None:
     return resolve(retries)
 
 
-def _policy(
-    credentials: CredentialsLike,
-    region: str | None,
-    service: str,
-    sigv4a: bool,
-    region_set: str,
-    signing_origins: Iterable[str],
-    signing_hosts: Iterable[str],
-    strict_origins: bool,
-    double_encode_path: bool,
-    clock: Callable[[], datetime] | None,
-) -> SigningPolicy:
-    """The policy from a constructor's options; ``signing_hosts`` is the older spelling."""
-    origins = check_origin_entries(signing_origins)
-    hosts = check_origin_entries(signing_hosts, "signing_hosts")
-    policy = SigningPolicy(
-        credentials=credentials,
-        region=region,
-        service=service,
-        sigv4a=sigv4a,
-        region_set=region_set,
-        strict_origins=strict_origins,
-        double_encode_path=double_encode_path,
-        clock=clock,
-    )
-    policy.add_entries([*origins, *hosts])
-    return policy
-
-
 class LatticeTransport(httpx.BaseTransport):
     """An httpx transport that signs each request for Lattice as it is sent.
 
@@ -361,23 +332,21 @@ class LatticeTransport(httpx.BaseTransport):
         clock: Callable[[], datetime] | None = None,
         retries: RetriesLike = None,
     ) -> None:
-        policy = _policy(
-            with_role(
-                credentials,
-                role_arn=role_arn,
-                role_session_name=role_session_name,
-                external_id=external_id,
-                duration=duration,
-            ),
-            region,
-            service,
-            sigv4a,
-            region_set,
-            signing_origins,
-            signing_hosts,
-            strict_origins,
-            double_encode_path,
-            clock,
+        policy = policy_from_options(
+            credentials=credentials,
+            role_arn=role_arn,
+            role_session_name=role_session_name,
+            external_id=external_id,
+            duration=duration,
+            region=region,
+            service=service,
+            sigv4a=sigv4a,
+            region_set=region_set,
+            signing_origins=signing_origins,
+            strict_origins=strict_origins,
+            signing_hosts=signing_hosts,
+            double_encode_path=double_encode_path,
+            clock=clock,
         )
         self._init(transport, _HttpxSigner(policy), _retries_from(retries))
 
@@ -485,23 +454,21 @@ class AsyncLatticeTransport(httpx.AsyncBaseTransport):
         clock: Callable[[], datetime] | None = None,
         retries: RetriesLike = None,
     ) -> None:
-        policy = _policy(
-            with_role(
-                credentials,
-                role_arn=role_arn,
-                role_session_name=role_session_name,
-                external_id=external_id,
-                duration=duration,
-            ),
-            region,
-            service,
-            sigv4a,
-            region_set,
-            signing_origins,
-            signing_hosts,
-            strict_origins,
-            double_encode_path,
-            clock,
+        policy = policy_from_options(
+            credentials=credentials,
+            role_arn=role_arn,
+            role_session_name=role_session_name,
+            external_id=external_id,
+            duration=duration,
+            region=region,
+            service=service,
+            sigv4a=sigv4a,
+            region_set=region_set,
+            signing_origins=signing_origins,
+            strict_origins=strict_origins,
+            signing_hosts=signing_hosts,
+            double_encode_path=double_encode_path,
+            clock=clock,
         )
         self._init(transport, _HttpxSigner(policy), _retries_from(retries))
 

@@ -31,10 +31,10 @@ try:
 except ImportError:
     raise MissingDependencyError("aiohttp signing", extra="aiohttp", module="aiohttp") from None
 
-from ._adapter import decide, origin_for, policy_from, retries_from
-from ._credentials import CredentialsLike, with_role
+from ._adapter import origin_for, retries_from
+from ._credentials import CredentialsLike
 from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME
-from ._policy import Origin, origin_of
+from ._policy import Origin, origin_of, policy_from_options
 
 if TYPE_CHECKING:
     from ._retries import RetriesLike
@@ -110,14 +110,12 @@ class SigningMiddleware:
         retries: RetriesLike = None,
     ) -> None:
         self._retries = retries_from(retries)
-        self._policy = policy_from(
-            credentials=with_role(
-                credentials,
-                role_arn=role_arn,
-                role_session_name=role_session_name,
-                external_id=external_id,
-                duration=duration,
-            ),
+        self._policy = policy_from_options(
+            credentials=credentials,
+            role_arn=role_arn,
+            role_session_name=role_session_name,
+            external_id=external_id,
+            duration=duration,
             region=region,
             service=service,
             sigv4a=sigv4a,
@@ -203,8 +201,7 @@ class SigningMiddleware:
             credentials = policy.source.peek(now) or await policy.acredentials(now)
         # The target aiohttp writes in origin form; absolute form to a plain-HTTP proxy
         # carries the same path and query.
-        decision = decide(
-            policy,
+        decision = policy.decide_parts(
             request.method,
             origin,
             url.raw_path,

@@ -40,11 +40,11 @@ from urllib.parse import urlsplit
 from requests.structures import CaseInsensitiveDict
 from urllib3.util.url import parse_url
 
-from ._adapter import decide, origin_for, policy_from, retries_from
-from ._credentials import CredentialsLike, with_role
+from ._adapter import origin_for, retries_from
+from ._credentials import CredentialsLike
 from ._exceptions import ConfigurationError
 from ._lattice import ANY_REGION, DOUBLE_ENCODE_PATH, SIGNING_NAME
-from ._policy import Origin
+from ._policy import Origin, policy_from_options
 
 if TYPE_CHECKING:
     from ._retries import RetriesLike
@@ -113,14 +113,12 @@ class LatticeAdapter(requests.adapters.HTTPAdapter):
                 "pass retries= (signs each attempt anew) or max_retries= (urllib3's "
                 "retries), not both"
             )
-        self._policy = policy_from(
-            credentials=with_role(
-                credentials,
-                role_arn=role_arn,
-                role_session_name=role_session_name,
-                external_id=external_id,
-                duration=duration,
-            ),
+        self._policy = policy_from_options(
+            credentials=credentials,
+            role_arn=role_arn,
+            role_session_name=role_session_name,
+            external_id=external_id,
+            duration=duration,
             region=region,
             service=service,
             sigv4a=sigv4a,
@@ -192,7 +190,9 @@ class LatticeAdapter(requests.adapters.HTTPAdapter):
                 fields.append(("Host", parts.netloc.rpartition("@")[2]))
         origin = origin_for(parts.scheme, parts.netloc)
         path, _, query = target.partition("?")
-        decision = decide(self._policy, request.method or "GET", origin, path, query, fields, chain)
+        decision = self._policy.decide_parts(
+            request.method or "GET", origin, path, query, fields, chain
+        )
         for name in decision.remove:
             del headers[name]
         for name, value in decision.headers.items():
