@@ -9,6 +9,10 @@ into (method, URL as sent, headers as sent) and asks one `SigningPolicy`:
         del request.headers[name]
     request.headers.update(decision.headers)   # empty when decision.reason says why not
 
+(``decide_parts`` takes the request already split into origin, path, query and
+fields; the requests and aiohttp adapters call it, and `decide` goes through it.
+Each adapter's constructor builds its policy with `policy_from_options`.)
+
 The rules it applies, each in one place here:
 
 - **The origin rule.** A request the caller sends is signed for its own origin
